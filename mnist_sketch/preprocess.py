@@ -1,0 +1,273 @@
+"""Turn whatever a sketchpad or API client sends into the 28x28 image the model expects.
+
+The model was trained on MNIST, whose digits were made by one recipe: crop to
+the ink, fit the box in 20x20 keeping the aspect ratio, anti-alias, and put the
+centre of mass at the centre of a 28x28 field. A browser drawing is nothing
+like that (a large canvas, any brush, anywhere), so `preprocess` applies the
+same recipe, plus one step MNIST did not need: strokes are thinned or thickened
+to MNIST's typical width, so a thin pen and a fat brush both look like MNIST.
+
+Pipeline (each step is one function below):
+
+    value --load_image--> HxW[x3|4] uint8 --ink_map--> HxW uint8 ink (255 = ink)
+          --crop_to_ink--> --resize_longer_side--> working-size float ink
+          --normalise_stroke_width--> --fit_in_box--> <=20x20 --center_by_mass--> 28x28
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+MNIST_SIZE = 28
+BOX_SIZE = 20  # MNIST fits each digit's bounding box in 20x20
+WORK_SCALE = 4  # stroke widths are measured and changed at 4x the box size
+WORK_SIZE = BOX_SIZE * WORK_SCALE
+# Median MNIST stroke width in pixels of the 28x28 image, measured with
+# `stroke_width` on the training set (see benchmarks/RESULTS.md).
+MNIST_STROKE_WIDTH = 2.5
+MAX_SIDE = 2048  # larger images are box-averaged down first: same result, bounded cost
+INK_LEVEL = 48  # 0-255: pixels at least this inked count when cropping and testing for emptiness
+MIN_INK_PIXELS = 3  # fewer inked pixels than this is an empty canvas (stray clicks, noise)
+
+
+class InvalidImage(ValueError):
+    """The value is not an image the app can read (wrong type, undecodable bytes, bad dict)."""
+
+
+class EmptyDrawing(ValueError):
+    """The image holds no ink: nothing was drawn."""
+
+
+def load_image(value: Any) -> np.ndarray:
+    """Decode any supported input into a uint8 array of shape (H, W), (H, W, 3) or (H, W, 4).
+
+    Accepts a Gradio Sketchpad/ImageEditor value (a dict with "composite",
+    "layers" and "background"), a dict with a "path" (Gradio's FileData), a
+    numpy array (L, RGB or RGBA; uint8 or float in [0, 1]), a PIL image, a
+    file path, or encoded image bytes.
+    """
+    if isinstance(value, Mapping):
+        return _load_editor_value(value)
+    if isinstance(value, Image.Image):
+        return _from_pil(value)
+    if isinstance(value, (str, Path)):
+        try:
+            with Image.open(value) as img:
+                return _from_pil(img)
+        except (OSError, UnidentifiedImageError, ValueError) as exc:
+            raise InvalidImage(f"Cannot read an image from {str(value)!r}: {exc}") from exc
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            with Image.open(io.BytesIO(value)) as img:
+                return _from_pil(img)
+        except (OSError, UnidentifiedImageError, ValueError) as exc:
+            raise InvalidImage(f"The bytes sent are not an image: {exc}") from exc
+    if isinstance(value, np.ndarray):
+        return _from_array(value)
+    if value is None:
+        raise InvalidImage("No image was sent.")
+    raise InvalidImage(f"Cannot read an image from a {type(value).__name__}.")
+
+
+def _load_editor_value(value: Mapping) -> np.ndarray:
+    """A Sketchpad value: its composite, else its layers merged, else its background.
+
+    A dict with only a "path" (Gradio FileData, as sent by API clients) is read as a file.
+    """
+    if value.get("composite") is not None:
+        return load_image(value["composite"])
+    layers = [layer for layer in value.get("layers") or [] if layer is not None]
+    if layers:
+        maps = [ink_map(load_image(layer)) for layer in layers]
+        if len({m.shape for m in maps}) != 1:
+            raise InvalidImage("The Sketchpad layers have different sizes.")
+        return 255 - np.maximum.reduce(maps)  # dark ink on white, like the composite
+    if value.get("background") is not None:
+        return load_image(value["background"])
+    if value.get("path"):
+        return load_image(value["path"])
+    raise InvalidImage(
+        'Expected a Sketchpad value {"background", "layers", "composite"} with at least one '
+        f"image, or a file; got a dict with keys {sorted(value)}."
+    )
+
+
+def _from_pil(img: Image.Image) -> np.ndarray:
+    """PIL image -> uint8 array, keeping alpha where the image has any."""
+    img.load()
+    has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
+    mode = "RGBA" if has_alpha else ("L" if img.mode in ("1", "L", "I", "I;16", "F") else "RGB")
+    if img.mode in ("I", "I;16", "F"):  # 16/32-bit greyscale: rescale to 8 bits
+        return _from_array(np.asarray(img, dtype=np.float64))
+    return np.asarray(img.convert(mode))
+
+
+def _from_array(arr: np.ndarray) -> np.ndarray:
+    """numpy image -> uint8 (H, W[, C]); floats are read as [0, 1] when at most 1, else [0, 255]."""
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[..., 0]
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
+        raise InvalidImage(f"Expected an image array of shape (H, W), (H, W, 3) or (H, W, 4); got {arr.shape}.")
+    if arr.size == 0:
+        raise InvalidImage("The image is empty (zero pixels).")
+    if arr.dtype == np.uint8:
+        return arr
+    if arr.dtype == bool:
+        return arr.astype(np.uint8) * 255
+    if not np.issubdtype(arr.dtype, np.number):
+        raise InvalidImage(f"Expected numeric pixels; got dtype {arr.dtype}.")
+    arr = np.nan_to_num(arr.astype(np.float64))
+    peak = arr.max()
+    scale = 255.0 if 0 <= peak <= 1.0 and np.issubdtype(arr.dtype, np.floating) else (255.0 / peak if peak > 255 else 1.0)
+    return np.clip(np.rint(arr * scale), 0, 255).astype(np.uint8)
+
+
+def ink_map(image: np.ndarray) -> np.ndarray:
+    """(H, W[, 3|4]) uint8 image -> (H, W) uint8 ink, 0 = background, 255 = full ink.
+
+    Transparency carries the drawing when there is any (a Sketchpad layer or a
+    transparent PNG: RGB is meaningless, often 0, under transparent pixels).
+    An opaque image is read by luminance; the border decides the polarity, so
+    dark ink on light paper and light ink on a dark screen both work, and a
+    grey background is subtracted.
+    """
+    if image.ndim == 3 and image.shape[2] == 4:
+        alpha = image[..., 3]
+        if alpha.min() < 255:
+            return alpha
+        image = image[..., :3]
+    gray = np.asarray(Image.fromarray(image).convert("L")) if image.ndim == 3 else image
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    background = int(np.median(border))
+    if background >= 128:  # light background, dark ink
+        ink = background - gray.astype(np.int16)
+        span = background
+    else:  # dark background, light ink
+        ink = gray.astype(np.int16) - background
+        span = 255 - background
+    if span <= 0:
+        return np.zeros(gray.shape, np.uint8)
+    return np.clip(ink * (255.0 / span), 0, 255).astype(np.uint8)
+
+
+def downscale_huge(ink: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
+    """Box-average an ink map whose longer side exceeds `max_side` (bounds time and memory)."""
+    factor = -(-max(ink.shape) // max_side)  # ceil
+    if factor <= 1:
+        return ink
+    return np.asarray(Image.fromarray(ink).reduce(factor))
+
+
+def crop_to_ink(ink: np.ndarray, level: int = INK_LEVEL) -> np.ndarray:
+    """Crop an (H, W) uint8 ink map to the bounding box of pixels inked at least `level`.
+
+    Raises EmptyDrawing when fewer than MIN_INK_PIXELS pixels are inked.
+    """
+    inked = ink >= level
+    rows = np.flatnonzero(inked.any(axis=1))
+    if rows.size == 0 or np.count_nonzero(inked[rows[0] : rows[-1] + 1]) < MIN_INK_PIXELS:
+        raise EmptyDrawing("Nothing is drawn: draw a digit.")
+    cols = np.flatnonzero(inked[rows[0] : rows[-1] + 1].any(axis=0))
+    return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
+def resize_longer_side(ink: np.ndarray, size: int) -> np.ndarray:
+    """Resize an (h, w) ink map so its longer side is `size`, keeping the aspect ratio.
+
+    Takes uint8 or float ink and returns float32 in [0, 1]. Shrinking averages
+    areas (anti-aliasing, as MNIST did); enlarging interpolates bilinearly.
+    """
+    h, w = ink.shape
+    scale = size / max(h, w)
+    new = (max(1, round(w * scale)), max(1, round(h * scale)))
+    img = Image.fromarray(ink.astype(np.float32) / 255.0 if ink.dtype == np.uint8 else ink.astype(np.float32), mode="F")
+    resample = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
+    return np.clip(np.asarray(img.resize(new, resample)), 0.0, 1.0)
+
+
+def stroke_width(ink: np.ndarray) -> float:
+    """Mean stroke width, in pixels, of a float (h, w) ink map in [0, 1].
+
+    A stroke of width w and length L has area w*L and outline length 2*L, so
+    w = 2 * area / outline; the outline length is the total gradient magnitude.
+    Sub-pixel accurate on anti-aliased ink; returns 0 for an empty map.
+    """
+    gy, gx = np.gradient(ink)
+    outline = float(np.hypot(gx, gy).sum())
+    return 2.0 * float(ink.sum()) / outline if outline > 0 else 0.0
+
+
+def _morph(ink: np.ndarray, steps: int, op: Any) -> np.ndarray:
+    """Grey-level dilation (op=np.maximum) or erosion (op=np.minimum) by `steps` pixels.
+
+    Alternates 3x3 square and plus-shaped neighbourhoods, which approximates a
+    round brush (a square alone fattens diagonal strokes more than straight ones).
+    A dilated map is padded by `steps` so that the strokes have room to grow.
+    """
+    out = np.pad(ink, steps) if op is np.maximum else ink
+    for i in range(steps):
+        p = np.pad(out, 1)
+        neighbours = [p[1:-1, 1:-1], p[:-2, 1:-1], p[2:, 1:-1], p[1:-1, :-2], p[1:-1, 2:]]
+        if i % 2 == 0:
+            neighbours += [p[:-2, :-2], p[:-2, 2:], p[2:, :-2], p[2:, 2:]]
+        out = op.reduce(neighbours)
+    return out
+
+
+def normalise_stroke_width(ink: np.ndarray, target: float) -> np.ndarray:
+    """Thicken or thin the strokes of a float ink map so their mean width is about `target` px.
+
+    Each dilation or erosion step changes the width by about 2 px, so the
+    number of steps is half the difference, rounded. Erosion never removes
+    the drawing entirely.
+    """
+    steps = round((target - stroke_width(ink)) / 2.0)
+    if steps > 0:
+        return _morph(ink, steps, np.maximum)
+    for k in range(-steps, 0, -1):  # the largest erosion that leaves ink
+        thinned = _morph(ink, k, np.minimum)
+        if (thinned >= INK_LEVEL / 255.0).sum() >= MIN_INK_PIXELS:
+            return thinned
+    return ink
+
+
+def fit_in_box(ink: np.ndarray, box: int = BOX_SIZE) -> np.ndarray:
+    """Crop a float ink map to its ink and fit it in box x box keeping the aspect ratio."""
+    as_uint8 = np.rint(ink * 255.0).astype(np.uint8)
+    rows = np.flatnonzero(as_uint8.max(axis=1) >= INK_LEVEL)
+    cols = np.flatnonzero(as_uint8.max(axis=0) >= INK_LEVEL)
+    cropped = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    return resize_longer_side(cropped, box)
+
+
+def center_by_mass(ink: np.ndarray, size: int = MNIST_SIZE) -> np.ndarray:
+    """Paste a float (h, w) ink map (h, w <= size) into size x size with its centre of mass at the centre."""
+    h, w = ink.shape
+    total = ink.sum()
+    ys, xs = np.indices(ink.shape)
+    cy = (ys * ink).sum() / total if total > 0 else (h - 1) / 2
+    cx = (xs * ink).sum() / total if total > 0 else (w - 1) / 2
+    # Integer offset that moves the centre of mass nearest (size-1)/2, kept on the canvas.
+    top = int(np.clip(round((size - 1) / 2 - cy), 0, size - h))
+    left = int(np.clip(round((size - 1) / 2 - cx), 0, size - w))
+    out = np.zeros((size, size), np.float32)
+    out[top : top + h, left : left + w] = ink
+    return out
+
+
+def preprocess(value: Any) -> np.ndarray:
+    """Any supported input (see `load_image`) -> (28, 28) float32 MNIST-like ink in [0, 1].
+
+    Raises InvalidImage for input that is not an image and EmptyDrawing for
+    an image with nothing drawn on it.
+    """
+    ink = crop_to_ink(downscale_huge(ink_map(load_image(value))))
+    work = resize_longer_side(ink, WORK_SIZE)
+    work = normalise_stroke_width(work, MNIST_STROKE_WIDTH * WORK_SCALE)
+    return center_by_mass(fit_in_box(work))

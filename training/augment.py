@@ -1,0 +1,145 @@
+"""Training-time augmentation that makes MNIST look like what people draw on a sketchpad.
+
+Two kinds:
+
+- `add_writing_styles` (once, before training, numpy + PIL): writing styles
+  that MNIST, written by US Census staff and students, barely contains but
+  many users write: zeros with a slash, ones with a flag and a base, sevens
+  with a crossbar. Each styled digit goes back through the app's own
+  preprocessing (`fit_in_box`, `center_by_mass`) so it is framed like every
+  other input the model sees.
+- `augment_batch` (every batch, Keras ops inside tf.data): a random affine
+  warp (rotation, shear, zoom, shift) applied as one transform so strokes are
+  resampled once, and random stroke-thickness changes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+from PIL import Image, ImageDraw
+
+from mnist_sketch.preprocess import center_by_mass, fit_in_box, stroke_width
+
+UPSCALE = 4  # styles are drawn at 4x so the added strokes are anti-aliased like MNIST's
+STYLED_CLASSES = (0, 1, 7)
+
+
+def _draw_line(ink: np.ndarray, points: list[tuple[float, float]], width: float) -> np.ndarray:
+    """Max-combine a round-capped polyline of `width` px (through (x, y) points) into float ink (h, w)."""
+    layer = Image.new("L", (ink.shape[1], ink.shape[0]), 0)
+    draw = ImageDraw.Draw(layer)
+    draw.line(points, fill=255, width=max(1, round(width)), joint="curve")
+    r = width / 2
+    for x, y in (points[0], points[-1]):
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
+    return np.maximum(ink, np.asarray(layer, np.float32) / 255.0)
+
+
+def _style_zero(ink: np.ndarray, box: tuple[int, int, int, int], width: float, rng: np.random.Generator) -> np.ndarray:
+    """A slash through the zero, rising to the right, from steep to nearly flat, overshooting its outline."""
+    x0, y0, x1, y1 = box
+    cx = (x0 + x1) / 2 + rng.uniform(-0.1, 0.1) * (x1 - x0)
+    cy = (y0 + y1) / 2 + rng.uniform(-0.1, 0.1) * (y1 - y0)
+    angle = math.radians(rng.uniform(15, 75))
+    # Half-length reaching the box edge along that direction, then a little past it (or short of it).
+    reach = min((x1 - x0) / 2 / max(math.cos(angle), 1e-3), (y1 - y0) / 2 / max(math.sin(angle), 1e-3))
+    back, forth = reach * rng.uniform(0.8, 1.35, size=2)
+    dx, dy = math.cos(angle), -math.sin(angle)  # y points down: rising to the right
+    return _draw_line(ink, [(cx - back * dx, cy - back * dy), (cx + forth * dx, cy + forth * dy)], width)
+
+
+def _style_one(ink: np.ndarray, box: tuple[int, int, int, int], width: float, rng: np.random.Generator) -> np.ndarray:
+    """A flag from the top of the one down to the left, and often a base."""
+    x0, y0, x1, y1 = box
+    h = y1 - y0
+    top_x = float(np.mean(np.flatnonzero(ink[y0 + 1] > 0.5) if (ink[y0 + 1] > 0.5).any() else [(x0 + x1) / 2]))
+    length, angle = rng.uniform(0.15, 0.6) * h, math.radians(rng.uniform(10, 45))
+    out = _draw_line(ink, [(top_x, y0), (top_x - length * math.cos(angle), y0 + length * math.sin(angle))], width)
+    if rng.random() < 0.5:
+        row = ink[y1 - 1] > 0.5
+        bottom_x = float(np.mean(np.flatnonzero(row))) if row.any() else (x0 + x1) / 2
+        half = rng.uniform(0.15, 0.35) * h
+        out = _draw_line(out, [(bottom_x - half, y1), (bottom_x + half * rng.uniform(0.8, 1.2), y1)], width)
+    return out
+
+
+def _style_seven(ink: np.ndarray, box: tuple[int, int, int, int], width: float, rng: np.random.Generator) -> np.ndarray:
+    """A short crossbar through the seven's stem, a little below the middle."""
+    x0, y0, x1, y1 = box
+    h = y1 - y0
+    y = round(y0 + rng.uniform(0.45, 0.65) * h)
+    row = ink[y] > 0.5
+    stem_x = float(np.mean(np.flatnonzero(row))) if row.any() else (x0 + x1) / 2
+    half = rng.uniform(0.15, 0.3) * h
+    tilt = rng.uniform(-0.08, 0.08) * h
+    return _draw_line(ink, [(stem_x - half, y + tilt), (stem_x + half, y - tilt)], width)
+
+
+_STYLERS = {0: _style_zero, 1: _style_one, 7: _style_seven}
+
+
+def style_digit(image: np.ndarray, label: int, rng: np.random.Generator) -> np.ndarray:
+    """One (28, 28) uint8 MNIST digit of class 0, 1 or 7 redrawn in the other style; uint8 (28, 28)."""
+    big = np.asarray(Image.fromarray(image).resize((28 * UPSCALE,) * 2, Image.Resampling.BILINEAR), np.float32) / 255.0
+    rows, cols = np.flatnonzero(big.max(axis=1) > 0.5), np.flatnonzero(big.max(axis=0) > 0.5)
+    box = (int(cols[0]), int(rows[0]), int(cols[-1]), int(rows[-1]))
+    width = stroke_width(big) * rng.uniform(0.8, 1.1)
+    styled = _STYLERS[label](big, box, width, rng)
+    return np.rint(center_by_mass(fit_in_box(styled)) * 255.0).astype(np.uint8)
+
+
+def add_writing_styles(x: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
+    """Styled copies of uint8 images (n, 28, 28): classes 0, 1, 7 restyled, the rest unchanged."""
+    rng = np.random.default_rng(seed)
+    styled = x.copy()
+    for i in np.flatnonzero(np.isin(y, STYLED_CLASSES)):
+        if (x[i] > 127).sum() >= 3:  # skip the rare near-empty digit
+            styled[i] = style_digit(x[i], int(y[i]), rng)
+    return styled
+
+
+def _affine_transforms(batch: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """(batch, 8) projective transforms mapping output to input pixels: rotate, shear, zoom, shift."""
+    n = tf.shape(batch)[0]
+    u = tf.random.stateless_uniform((n, 5), seed=seed, minval=-1.0, maxval=1.0)
+    angle = u[:, 0] * math.radians(15)
+    shear = u[:, 1] * 0.3
+    zoom = 1.0 + u[:, 2] * 0.12  # >1 samples a larger area: the digit shrinks
+    shift_x, shift_y = u[:, 3] * 2.0, u[:, 4] * 2.0
+    cos, sin = tf.cos(angle) * zoom, tf.sin(angle) * zoom
+    # Output->input matrix [[a0, a1], [b0, b1]] = zoom * R(angle) @ shear_x, about the centre.
+    a0, a1 = cos, cos * shear - sin
+    b0, b1 = sin, sin * shear + cos
+    c = 13.5
+    a2 = c - a0 * c - a1 * c + shift_x
+    b2 = c - b0 * c - b1 * c + shift_y
+    zeros = tf.zeros_like(a0)
+    return tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
+
+
+def _change_thickness(batch: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """Blend each image towards its 3x3 dilation or erosion by a random amount (thicker or thinner strokes)."""
+    n = tf.shape(batch)[0]
+    amount = tf.random.stateless_uniform((n, 1, 1, 1), seed=seed, minval=-0.5, maxval=1.0)
+    dilated = tf.nn.max_pool2d(batch, 3, 1, "SAME")
+    eroded = -tf.nn.max_pool2d(-batch, 3, 1, "SAME")
+    target = tf.where(amount > 0, dilated, eroded)
+    return batch + tf.abs(amount) * (target - batch)
+
+
+def augment_batch(images: tf.Tensor, styled: tf.Tensor, style_prob: float, seed: tf.Tensor) -> tf.Tensor:
+    """Augment a float batch (b, 28, 28, 1) in [0, 1]; `styled` holds each image's restyled copy.
+
+    `seed` is a stateless-RNG seed of shape (2,), so a run is repeatable.
+    """
+    seeds = tf.random.experimental.stateless_split(seed, 3)
+    n = tf.shape(images)[0]
+    use_style = tf.random.stateless_uniform((n, 1, 1, 1), seed=seeds[0]) < style_prob
+    images = tf.where(use_style, styled, images)
+    images = _change_thickness(images, seeds[1])
+    images = keras.ops.image.affine_transform(images, _affine_transforms(images, seeds[2]), fill_value=0)
+    return tf.clip_by_value(images, 0.0, 1.0)

@@ -1,0 +1,51 @@
+"""The model card: README.md of the model folder, rendered from the top-level model_card.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+from mnist_sketch.model_source import DEFAULT_MODEL_REPO
+
+TEMPLATE = Path(__file__).resolve().parent.parent / "model_card.md"
+MODEL_NAME = "mnist-sketch CNN"
+
+
+def card_data(test_accuracy: float, repo_id: str) -> ModelCardData:
+    """The card's YAML metadata, with the measured test accuracy in its model-index."""
+    return ModelCardData(
+        model_name=MODEL_NAME,
+        library_name="keras",
+        license="mit",
+        datasets=["ylecun/mnist"],
+        pipeline_tag="image-classification",
+        tags=["keras", "tensorflow", "mnist", "digit-recognition", "sketch", "image-classification"],
+        metrics=["accuracy"],
+        eval_results=[
+            EvalResult(
+                task_type="image-classification",
+                task_name="Image Classification",
+                dataset_type="ylecun/mnist",
+                dataset_name="MNIST",
+                dataset_split="test",
+                metric_type="accuracy",
+                metric_name="Test accuracy",
+                metric_value=round(test_accuracy, 4),
+            )
+        ],
+    )
+
+
+def write_card(folder: Path, metrics: dict, repo_id: str | None = None) -> ModelCard:
+    """Render README.md in `folder` from `metrics` (as written to metrics.json)."""
+    repo_id = repo_id or DEFAULT_MODEL_REPO
+    card = ModelCard.from_template(
+        card_data(metrics["test_accuracy"], repo_id),
+        template_path=str(TEMPLATE),
+        repo_id=repo_id,
+        file_mb=(folder / "mnist.h5").stat().st_size / 1e6,
+        **metrics,
+    )
+    card.save(folder / "README.md")
+    return card

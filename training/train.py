@@ -1,0 +1,222 @@
+"""Train the digit CNN on MNIST and write a model folder ready for the Hugging Face Hub.
+
+    python -m training.train --data ../shared/data/mnist.npz --out runs/mnist
+    python -m training.train --no-augment --epochs 20          # the plain seed recipe
+    python -m training.train ... --push-to-hub you/mnist-sketch-cnn
+
+The folder holds mnist.h5 (weights and architecture, no optimizer state),
+metrics.json, README.md (the model card), training_curves.png,
+confusion_matrix.png and history.csv. An interrupted run resumes from its
+last finished epoch when started again with the same --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from training.data import VALIDATION_SIZE, DataUnavailable, Mnist, load_mnist
+
+OUTPUT_FILES = ("mnist.h5", "metrics.json", "README.md", "training_curves.png", "confusion_matrix.png", "history.csv")
+BACKUP_DIR = ".backup"  # BackupAndRestore's checkpoints; removed when training finishes
+STYLE_PROB = 0.4  # share of zeros, ones and sevens shown in their restyled form each epoch
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=os.environ.get("MNIST_NPZ") or None,
+                        help="local MNIST .npz (x_train, y_train, x_test, y_test); default: $MNIST_NPZ, "
+                             "else keras.datasets.mnist.load_data() (downloads)")
+    parser.add_argument("--out", type=Path, default=Path("model"), help="output folder (default: model/)")
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--learning-rate", type=float, default=1e-3, help="Adam's initial rate, cosine-decayed")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-augment", dest="augment", action="store_false",
+                        help="train on plain MNIST with a constant learning rate (the seed recipe)")
+    parser.add_argument("--validation-size", type=int, default=VALIDATION_SIZE,
+                        help="how many of the last training images validate (default: %(default)s)")
+    parser.add_argument("--overwrite", action="store_true", help="replace a finished model folder")
+    parser.add_argument("--push-to-hub", metavar="REPO_ID", help="push the folder to this Hub repo when done")
+    parser.add_argument("--private", action="store_true", help="with --push-to-hub: create the repo private")
+    args = parser.parse_args(argv)
+    if args.epochs < 1 or args.batch_size < 1:
+        parser.error("--epochs and --batch-size must be at least 1")
+    return args
+
+
+def prepare_output(out: Path, overwrite: bool) -> None:
+    """Create `out`; refuse a finished folder unless `overwrite`; keep an unfinished one to resume."""
+    if (out / "metrics.json").exists():
+        if not overwrite:
+            raise FileExistsError(f"{out} already holds a finished model; pass --overwrite to replace it, "
+                                  "or choose another --out.")
+        for name in (*OUTPUT_FILES, BACKUP_DIR):
+            path = out / name
+            shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def make_datasets(data: Mnist, batch_size: int, augment: bool, seed: int):
+    """tf.data pipelines: (batch, 28, 28, 1) float ink in [0, 1] with one-hot (batch, 10) labels."""
+    import tensorflow as tf
+
+    from training.augment import add_writing_styles, augment_batch
+
+    def scale(x: np.ndarray) -> np.ndarray:
+        return (x.astype(np.float32) / 255.0)[..., None]
+
+    def one_hot(y: np.ndarray) -> np.ndarray:
+        return np.eye(10, dtype=np.float32)[y]
+
+    x_train, y_train = scale(data.x_train), one_hot(data.y_train)
+    val = tf.data.Dataset.from_tensor_slices((scale(data.x_val), one_hot(data.y_val))).batch(512)
+    if not augment:
+        train = tf.data.Dataset.from_tensor_slices((x_train, y_train))
+        train = train.shuffle(len(x_train), seed=seed).batch(batch_size)
+        return train.prefetch(tf.data.AUTOTUNE), val
+
+    styled = scale(add_writing_styles(data.x_train, data.y_train, seed))
+    batches = tf.data.Dataset.from_tensor_slices((x_train, styled, y_train))
+    batches = batches.shuffle(len(x_train), seed=seed).batch(batch_size)
+    # One fresh stateless seed per batch, different in every epoch.
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+    train = tf.data.Dataset.zip(batches, seeds).map(
+        lambda b, s: (augment_batch(b[0], b[1], STYLE_PROB, s), b[2]),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+    return train.prefetch(tf.data.AUTOTUNE), val
+
+
+def train_model(data: Mnist, args: argparse.Namespace):
+    """Compile and fit the seed CNN; returns (model, seconds spent fitting in this process)."""
+    import keras
+
+    from mnist_sketch.model import build_model
+
+    keras.utils.set_random_seed(args.seed)
+    train, val = make_datasets(data, args.batch_size, args.augment, args.seed)
+    steps = int(np.ceil(len(data.x_train) / args.batch_size))
+    rate = (keras.optimizers.schedules.CosineDecay(args.learning_rate, args.epochs * steps, alpha=0.01)
+            if args.augment else args.learning_rate)
+    model = build_model()
+    model.compile(optimizer=keras.optimizers.Adam(rate), loss="categorical_crossentropy", metrics=["accuracy"])
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(args.out / BACKUP_DIR)),
+        keras.callbacks.CSVLogger(str(args.out / "history.csv"), append=True),
+    ]
+    start = time.perf_counter()
+    model.fit(train, validation_data=val, epochs=args.epochs, callbacks=callbacks, verbose=2)
+    return model, time.perf_counter() - start
+
+
+def predict_probs(model, x: np.ndarray) -> np.ndarray:
+    """(n, 28, 28) uint8 images -> (n, 10) probabilities."""
+    return model.predict((x.astype(np.float32) / 255.0)[..., None], batch_size=1024, verbose=0)
+
+
+def evaluate(model, data: Mnist) -> dict:
+    """Fit and fold the temperature on the validation split, then score the test set once."""
+    from training.calibration import (apply_temperature, cross_entropy, expected_calibration_error,
+                                      fit_temperature, fold_temperature)
+
+    val_probs = predict_probs(model, data.x_val)
+    temperature = fit_temperature(val_probs, data.y_val)
+    test_raw = predict_probs(model, data.x_test)
+    fold_temperature(model, temperature)
+    test_probs = predict_probs(model, data.x_test)
+    predicted = test_probs.argmax(axis=1)
+    confusion = np.zeros((10, 10), dtype=int)
+    np.add.at(confusion, (data.y_test, predicted), 1)
+    return {
+        "test_accuracy": float((predicted == data.y_test).mean()),
+        "test_loss": cross_entropy(test_probs, data.y_test),
+        "validation_accuracy": float((val_probs.argmax(axis=1) == data.y_val).mean()),
+        "per_class_accuracy": {str(d): float(confusion[d, d] / max(1, confusion[d].sum())) for d in range(10)},
+        "temperature": temperature,
+        "ece": {
+            "validation_before": expected_calibration_error(val_probs, data.y_val),
+            "validation_after": expected_calibration_error(apply_temperature(val_probs, temperature), data.y_val),
+            "test_before": expected_calibration_error(test_raw, data.y_test),
+            "test_after": expected_calibration_error(test_probs, data.y_test),
+        },
+        "confusion_matrix": confusion.tolist(),
+    }
+
+
+def library_versions() -> dict[str, str]:
+    import huggingface_hub
+    import keras
+    import tensorflow as tf
+
+    return {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
+            "numpy": np.__version__, "huggingface_hub": huggingface_hub.__version__}
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Train, evaluate and write every output file; returns the metrics."""
+    from training.card import write_card
+    from training.plots import plot_confusion_matrix, plot_training_curves
+
+    prepare_output(args.out, args.overwrite)
+    data = load_mnist(args.data, args.validation_size)
+    print(f"MNIST: {len(data.x_train)} train, {len(data.x_val)} validation, {len(data.x_test)} test images "
+          f"(sha256 {data.sha256[:12]}); augmentation {'on' if args.augment else 'off'}", flush=True)
+    model, seconds = train_model(data, args)
+    metrics = evaluate(model, data)
+    epochs_run = sum(1 for _ in open(args.out / "history.csv")) - 1
+    metrics.update({
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "learning_rate": args.learning_rate,
+        "augment": args.augment,
+        "seed": args.seed,
+        "train_images": len(data.x_train),
+        "validation_images": len(data.x_val),
+        "test_images": len(data.x_test),
+        "data_sha256": data.sha256,
+        "training_seconds": round(seconds, 1),
+        # Images seen by the epochs this process ran (a resumed run ran fewer).
+        "images_per_second": round(len(data.x_train) * max(1, epochs_run) / seconds, 1) if seconds else None,
+        "library_versions": library_versions(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    })
+    model.save(args.out / "mnist.h5", include_optimizer=False)
+    (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    plot_training_curves(args.out / "history.csv", args.out / "training_curves.png")
+    plot_confusion_matrix(np.array(metrics["confusion_matrix"]), args.out / "confusion_matrix.png")
+    write_card(args.out, metrics, args.push_to_hub)
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = parse_args(argv)
+    from training.push import PushError, push_folder, require_token
+
+    try:
+        if args.push_to_hub:
+            require_token()  # before any compute: a missing login must not waste a training run
+        metrics = run(args)
+        print(f"Done: test accuracy {metrics['test_accuracy']:.2%}, cross-entropy {metrics['test_loss']:.4f}, "
+              f"ECE {metrics['ece']['test_before']:.4f} -> {metrics['ece']['test_after']:.4f} "
+              f"(T={metrics['temperature']:.3f}), {metrics['training_seconds']:.0f} s; wrote {args.out}/")
+        if args.push_to_hub:
+            push_folder(args.out, args.push_to_hub, private=args.private)
+    except (DataUnavailable, FileExistsError, PushError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
