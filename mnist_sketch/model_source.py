@@ -65,11 +65,11 @@ def bundled_source() -> ModelSource:
 
 def _hub_source(repo_id: str, revision: str) -> ModelSource | None:
     """Download (or find in the cache) the model and its metrics; None when the Hub cannot provide them."""
-    import httpx
+    import httpx2  # huggingface_hub's HTTP client (not httpx)
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, HFValidationError
 
-    fetch_errors = (HfHubHTTPError, EntryNotFoundError, HFValidationError, httpx.HTTPError, OSError)
+    fetch_errors = (HfHubHTTPError, EntryNotFoundError, HFValidationError, httpx2.HTTPError, OSError)
     try:
         path = Path(hf_hub_download(repo_id, MODEL_FILENAME, revision=revision))
     except fetch_errors as exc:

@@ -229,7 +229,9 @@ def normalise_stroke_width(ink: np.ndarray, target: float) -> np.ndarray:
     """
     steps = round((target - stroke_width(ink)) / 2.0)
     if steps > 0:
-        return _morph(ink, steps, np.maximum)
+        # A stroke thinner than a pixel is only partly inked wherever it falls between
+        # pixels; make half-covered pixels full first, or it would stay faint when grown.
+        return _morph(np.clip(ink * 2.0, 0.0, 1.0), steps, np.maximum)
     for k in range(-steps, 0, -1):  # the largest erosion that leaves ink
         thinned = _morph(ink, k, np.minimum)
         if (thinned >= INK_LEVEL / 255.0).sum() >= MIN_INK_PIXELS:

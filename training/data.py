@@ -37,7 +37,10 @@ def _read_npz(path: Path) -> tuple[np.ndarray, ...]:
                 raise DataUnavailable(f"{path} lacks the arrays {missing}; expected {list(MNIST_KEYS)}.")
             return tuple(z[k] for k in MNIST_KEYS)
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise DataUnavailable(f"Cannot read MNIST from {path}: {exc}") from exc
+        raise DataUnavailable(
+            f"Cannot read MNIST from {path}: it is not an .npz archive ({exc.__class__.__name__}). "
+            f"Pass `--data` an .npz with the arrays {', '.join(MNIST_KEYS)}, like Keras' mnist.npz."
+        ) from exc
 
 
 def _download() -> tuple[np.ndarray, ...]:

@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-import httpx
+import httpx2  # huggingface_hub's HTTP client (not httpx): its network errors are httpx2's
 from huggingface_hub import CommitInfo, HfApi, constants, get_token
 from huggingface_hub.errors import HfHubHTTPError, HFValidationError
 
@@ -67,9 +67,9 @@ def push_folder(folder: Path, repo_id: str, private: bool = False, commit_messag
             repo_id=repo_id,
             folder_path=folder,
             commit_message=commit_message or f"Upload mnist-sketch model from {folder.name}/",
-            ignore_patterns=IGNORED,
+            ignore_patterns=list(IGNORED),  # a copy: upload_folder appends its defaults to the list it gets
         )
-    except (HfHubHTTPError, HFValidationError, httpx.HTTPError, OSError) as exc:
+    except (HfHubHTTPError, HFValidationError, httpx2.HTTPError, OSError) as exc:
         raise PushError(_explain(exc, repo_id, token)) from None
     print(f"Pushed {folder}/ to {info.repo_url}")
     print(f"commit {info.oid}: {info.commit_url}")

@@ -164,11 +164,12 @@ def library_versions() -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> dict:
     """Train, evaluate and write every output file; returns the metrics."""
+    prepare_output(args.out, args.overwrite)
+    data = load_mnist(args.data, args.validation_size)  # fails fast, before TensorFlow is imported
+
     from training.card import write_card
     from training.plots import plot_confusion_matrix, plot_training_curves
 
-    prepare_output(args.out, args.overwrite)
-    data = load_mnist(args.data, args.validation_size)
     print(f"MNIST: {len(data.x_train)} train, {len(data.x_val)} validation, {len(data.x_test)} test images "
           f"(sha256 {data.sha256[:12]}); augmentation {'on' if args.augment else 'off'}", flush=True)
     model, seconds = train_model(data, args)

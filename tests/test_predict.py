@@ -1,0 +1,90 @@
+"""The prediction core on real MNIST digits and on drawings, and the meaning of a Reading."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from drawing import DIGIT_STROKES, draw_digit
+from PIL import Image
+
+from mnist_sketch.predict import EMPTY_MESSAGE, UNCERTAIN_BELOW, DigitReader, Reading
+
+
+def as_sketch(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A 28x28 MNIST digit enlarged onto a 600x600 white canvas at a random size and place, black ink."""
+    size = int(rng.integers(120, 400))
+    big = Image.fromarray(digit).resize((size, size), Image.Resampling.BILINEAR)
+    canvas = Image.new("L", (600, 600), 0)
+    x, y = rng.integers(0, 600 - size, size=2)
+    canvas.paste(big, (int(x), int(y)))
+    return 255 - np.asarray(canvas)
+
+
+def test_model_reads_mnist(reader, mnist_digits):
+    x, y = mnist_digits
+    probs = reader.predict_batch(x[:1000].astype(np.float32) / 255.0)
+    assert probs.shape == (1000, 10)
+    assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-4)
+    assert (probs.argmax(axis=1) == y[:1000]).mean() > 0.98
+
+
+def test_pipeline_reads_mnist_digits_drawn_large_anywhere(reader, mnist_digits):
+    x, y = mnist_digits
+    rng = np.random.default_rng(1)
+    readings = reader.read_many([as_sketch(d, rng) for d in x[1000:1400]])
+    assert np.mean([r.digit == label for r, label in zip(readings, y[1000:1400])]) > 0.97
+
+
+@pytest.mark.parametrize("digit", sorted(DIGIT_STROKES))
+def test_drawn_digits_are_read(reader, digit):
+    reading = reader.read(draw_digit(digit, background=None))
+    assert reading.digit == digit and not reading.uncertain
+    assert reading.top(3)[0][0] == digit and len(reading.top(3)) == 3
+    assert reading.model_input.shape == (28, 28)
+    assert str(digit) in reading.message
+
+
+def test_read_many_matches_read_and_keeps_blanks(reader):
+    values = [draw_digit(7), np.full((50, 50, 3), 255, np.uint8), draw_digit(0, background=None)]
+    many = reader.read_many(values)
+    assert [r.empty for r in many] == [False, True, False]
+    for one, value in zip(many, values):
+        single = reader.read(value)
+        assert single.empty == one.empty
+        if not single.empty:
+            assert np.allclose(single.probabilities, one.probabilities, atol=1e-5)
+    assert reader.read_many([]) == []
+
+
+def test_requests_do_not_use_model_predict(reader):
+    """model.predict builds a data pipeline per call (tens of ms): the reader calls the model directly."""
+
+    class NoPredict:
+        def __init__(self, model):
+            self._model = model
+
+        def __call__(self, *args, **kwargs):
+            return self._model(*args, **kwargs)
+
+        def predict(self, *args, **kwargs):
+            raise AssertionError("model.predict called on the request path")
+
+    assert DigitReader(NoPredict(reader.model)).read(draw_digit(4)).digit == 4
+
+
+def test_reading_semantics():
+    confident = Reading(np.array([0.01, 0.9, 0.05, 0.04, 0, 0, 0, 0, 0, 0]), np.zeros((28, 28)))
+    assert confident.digit == 1 and not confident.uncertain
+    assert confident.top(3) == [(1, pytest.approx(0.9)), (2, pytest.approx(0.05)), (3, pytest.approx(0.04))]
+    assert confident.message.startswith("It's a 1")
+
+    unsure_p = np.full(10, (1 - UNCERTAIN_BELOW + 0.1) / 9)
+    unsure_p[7] = UNCERTAIN_BELOW - 0.1
+    unsure_p[1] += 0.01
+    unsure_p /= unsure_p.sum()
+    unsure = Reading(unsure_p, np.zeros((28, 28)))
+    assert unsure.uncertain and "Not sure" in unsure.message and "7" in unsure.message
+
+    empty = Reading(None, None)
+    assert empty.empty and empty.digit is None and empty.top() == [] and empty.message == EMPTY_MESSAGE
+    assert not empty.uncertain

