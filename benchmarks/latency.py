@@ -1,0 +1,87 @@
+"""Latency of reading one drawing: preprocess + predict on an 800x800 RGBA canvas.
+
+Prints p50 / p99 for one canvas at a time and for batches of 32, for the
+app's path (`DigitReader`: a traced forward function) next to the same
+preprocessing followed by `model.predict`, in the same run.
+
+    python benchmarks/latency.py [--model model/mnist.h5] [--repeats 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from mnist_sketch.model import load_model_file  # noqa: E402
+from mnist_sketch.predict import DigitReader  # noqa: E402
+from mnist_sketch.preprocess import preprocess  # noqa: E402
+
+BATCH = 32
+
+
+def sketch_canvas() -> np.ndarray:
+    """An 800x800 RGBA Sketchpad layer: a '4' in black ink, 16 px brush, on transparency."""
+    layer = Image.new("RGBA", (800, 800), (0, 0, 0, 0))
+    pen = ImageDraw.Draw(layer)
+    for stroke in ([(480, 180), (260, 470), (590, 470)], [(500, 330), (500, 640)]):
+        pen.line(stroke, fill=(0, 0, 0, 255), width=32, joint="curve")
+    return np.asarray(layer)
+
+
+def timed(fn: Callable[[], object], repeats: int) -> np.ndarray:
+    """Milliseconds per call of `fn`, after 10 warm-up calls."""
+    for _ in range(10):
+        fn()
+    out = np.empty(repeats)
+    for i in range(repeats):
+        start = time.perf_counter()
+        fn()
+        out[i] = (time.perf_counter() - start) * 1000
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, default=ROOT / "model" / "mnist.h5")
+    parser.add_argument("--repeats", type=int, default=300)
+    args = parser.parse_args()
+
+    model = load_model_file(args.model)
+    reader = DigitReader(model)
+    canvas = sketch_canvas()
+    batch = [canvas] * BATCH
+
+    def predict_baseline(values: list) -> np.ndarray:
+        x = np.stack([preprocess(v) for v in values])[..., None]
+        return model.predict(x, verbose=0)
+
+    cases = {
+        "preprocess only, 1 canvas": lambda: preprocess(canvas),
+        "DigitReader.read, 1 canvas": lambda: reader.read(canvas),
+        "preprocess + model.predict, 1 canvas": lambda: predict_baseline([canvas]),
+        f"DigitReader.read_many, {BATCH} canvases": lambda: reader.read_many(batch),
+        f"preprocess + model.predict, {BATCH} canvases": lambda: predict_baseline(batch),
+    }
+    print(f"800x800 RGBA canvas; {args.repeats} timed calls each; model {args.model}; {os.cpu_count()} CPUs")
+    print(f"{'case':<44} {'p50 ms':>8} {'p99 ms':>8} {'ms/canvas':>10}")
+    for name, fn in cases.items():
+        times = timed(fn, args.repeats if "32" not in name else max(30, args.repeats // 10))
+        per = BATCH if str(BATCH) in name else 1
+        print(f"{name:<44} {np.percentile(times, 50):>8.2f} {np.percentile(times, 99):>8.2f} "
+              f"{np.percentile(times, 50) / per:>10.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
