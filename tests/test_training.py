@@ -144,3 +144,32 @@ def test_failed_download_says_how_to_pass_data(tmp_path):
     assert result.returncode == 1 and "Traceback" not in result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: Could not download MNIST") and "--data" in last
+
+
+def test_interrupted_run_resumes_from_last_finished_epoch(tmp_path, small_mnist):
+    import signal
+    import time
+
+    out = tmp_path / "model"
+    args = ["-m", "training.train", "--data", str(small_mnist), "--out", str(out), "--epochs", "3",
+            "--batch-size", "64", "--validation-size", "500"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    history = out / "history.csv"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        if history.exists() and len(history.read_text().splitlines()) >= 2:  # header + epoch 1
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)  # as abrupt as a power cut
+    proc.wait()
+    assert (out / ".backup").exists() and not (out / "metrics.json").exists()
+
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Resuming" in result.stdout and "Epoch 1/3" not in result.stdout
+    epochs = [line.split(",")[0] for line in history.read_text().splitlines()[1:]]
+    assert epochs == ["0", "1", "2"]  # each epoch once, none repeated
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["epochs_this_run"] < 3

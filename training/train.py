@@ -98,7 +98,10 @@ def make_datasets(data: Mnist, batch_size: int, augment: bool, seed: int):
 
 
 def train_model(data: Mnist, args: argparse.Namespace):
-    """Compile and fit the seed CNN; returns (model, seconds spent fitting in this process)."""
+    """Compile and fit the seed CNN, resuming from a backup in `args.out` if there is one.
+
+    Returns (model, epochs fitted by this process, seconds they took).
+    """
     import keras
 
     from mnist_sketch.model import build_model
@@ -115,8 +118,8 @@ def train_model(data: Mnist, args: argparse.Namespace):
         keras.callbacks.CSVLogger(str(args.out / "history.csv"), append=True),
     ]
     start = time.perf_counter()
-    model.fit(train, validation_data=val, epochs=args.epochs, callbacks=callbacks, verbose=2)
-    return model, time.perf_counter() - start
+    history = model.fit(train, validation_data=val, epochs=args.epochs, callbacks=callbacks, verbose=2)
+    return model, len(history.epoch), time.perf_counter() - start
 
 
 def predict_probs(model, x: np.ndarray) -> np.ndarray:
@@ -172,9 +175,10 @@ def run(args: argparse.Namespace) -> dict:
 
     print(f"MNIST: {len(data.x_train)} train, {len(data.x_val)} validation, {len(data.x_test)} test images "
           f"(sha256 {data.sha256[:12]}); augmentation {'on' if args.augment else 'off'}", flush=True)
-    model, seconds = train_model(data, args)
+    if (args.out / BACKUP_DIR).exists():
+        print(f"Resuming the interrupted run in {args.out} from its last finished epoch", flush=True)
+    model, epochs_run, seconds = train_model(data, args)
     metrics = evaluate(model, data)
-    epochs_run = sum(1 for _ in open(args.out / "history.csv")) - 1
     metrics.update({
         "epochs": args.epochs,
         "batch_size": args.batch_size,
@@ -185,9 +189,10 @@ def run(args: argparse.Namespace) -> dict:
         "validation_images": len(data.x_val),
         "test_images": len(data.x_test),
         "data_sha256": data.sha256,
+        # Time and speed of the epochs this process ran (a resumed run ran only the rest).
+        "epochs_this_run": epochs_run,
         "training_seconds": round(seconds, 1),
-        # Images seen by the epochs this process ran (a resumed run ran fewer).
-        "images_per_second": round(len(data.x_train) * max(1, epochs_run) / seconds, 1) if seconds else None,
+        "images_per_second": round(len(data.x_train) * epochs_run / seconds, 1),
         "library_versions": library_versions(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     })
