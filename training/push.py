@@ -19,7 +19,8 @@ from huggingface_hub.errors import HfHubHTTPError, HFValidationError
 
 REQUIRED_FILES = ("mnist.h5", "README.md")
 IGNORED = [".backup/**", "**/.DS_Store"]  # training's resume checkpoints stay local
-LOGIN_HINT = "Log in with `hf auth login` or set HF_TOKEN to a token with write access (huggingface.co/settings/tokens)."
+LOGIN_HINT = ("Log in with `hf auth login` or set HF_TOKEN to a token with write access "
+              "(huggingface.co/settings/tokens).")
 
 
 class PushError(RuntimeError):
@@ -48,8 +49,11 @@ def _explain(exc: Exception, repo_id: str, token: str) -> str:
             message = f"The Hub rejected the repo {repo_id!r} ({status}): {exc.server_message or exc}"
         else:
             message = f"The Hub answered {status} for {repo_id}: {exc.server_message or exc}"
-    else:
-        message = f"Cannot reach the Hub at {constants.ENDPOINT} ({exc.__class__.__name__}). Check the network or HF_ENDPOINT."
+    elif isinstance(exc, (httpx2.TransportError, ConnectionError)):
+        message = (f"Cannot reach the Hub at {constants.ENDPOINT} ({exc.__class__.__name__}). "
+                   "Check the network or HF_ENDPOINT.")
+    else:  # e.g. a file of the folder that cannot be read, or card metadata the Hub refuses
+        message = f"The push failed: {exc.__class__.__name__}: {exc}."
     return message.replace(token, "***") + " The folder is unchanged; run the same command again to retry."
 
 
@@ -69,7 +73,7 @@ def push_folder(folder: Path, repo_id: str, private: bool = False, commit_messag
             commit_message=commit_message or f"Upload mnist-sketch model from {folder.name}/",
             ignore_patterns=list(IGNORED),  # a copy: upload_folder appends its defaults to the list it gets
         )
-    except (HfHubHTTPError, HFValidationError, httpx2.HTTPError, OSError) as exc:
+    except (HfHubHTTPError, httpx2.HTTPError, OSError, ValueError) as exc:  # ValueError: bad id or card
         raise PushError(_explain(exc, repo_id, token)) from None
     print(f"Pushed {folder}/ to {info.repo_url}")
     print(f"commit {info.oid}: {info.commit_url}")

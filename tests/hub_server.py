@@ -1,0 +1,284 @@
+"""A Hugging Face Hub stand-in for tests, on the standard library only.
+
+It answers what huggingface_hub 2.4.0 sends to push a folder (`create_repo` +
+`upload_folder`) and to download files (`hf_hub_download`), and nothing else:
+
+  POST /api/repos/create                            create a model repo (409 when it exists)
+  POST /api/validate-yaml                           README.md metadata check: always fine
+  POST /api/models/{repo}/preupload/{revision}      every file is "regular": no LFS or Xet upload
+  POST /api/models/{repo}/commit/{revision}         NDJSON header + base64 file lines -> one commit
+  GET  /api/models/{repo}[/revision/{revision}]     model info: sha and siblings
+  HEAD|GET /{repo}/resolve/{revision}/{path}        a file, with ETag, X-Repo-Commit, Content-Length
+
+Errors carry the X-Error-Code header (RepoNotFound, RevisionNotFound,
+EntryNotFound) that the client maps to its exceptions. A request with an
+unknown `Authorization: Bearer` token gets 401 on every endpoint, as on the
+real Hub; writes also need one, into the token owner's namespace (else 403),
+and a private repo is seen by its owner only. Model repos only; no LFS, Xet,
+pull requests or tags. No response and no log entry ever contains a token.
+
+    with HubServer(tokens={"hf_xyz": "user"}) as hub:
+        env["HF_ENDPOINT"] = hub.url   # then run the client in a subprocess
+        hub.requests                   # what the client sent
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote, urlsplit
+
+# The 401 message the client tells apart from "private or missing repo".
+INVALID_TOKEN = "Invalid credentials in Authorization header"
+_REPO = r"(?P<repo>[^/]+/[^/]+)"
+_REV = r"(?P<rev>[^/]+)"
+
+
+def git_blob_sha1(data: bytes) -> str:
+    """The git object id of a file, which the Hub uses as ETag and oid of regular (non-LFS) files."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Commit:
+    """One commit on the test Hub: its sha, summary and every file of the tree."""
+
+    sha: str  # 40 hex digits
+    message: str
+    files: Mapping[str, bytes]  # the whole tree at this commit
+
+
+@dataclass
+class Repo:
+    """A model repo: its commits and branches (a new repo has "main", with an empty first commit)."""
+
+    repo_id: str
+    private: bool
+    commits: list[Commit]  # oldest first
+    branches: dict[str, str]  # branch name -> commit sha
+
+    def find(self, revision: str) -> Commit | None:
+        """The commit a branch name or a full commit sha points at."""
+        sha = self.branches.get(revision, revision)
+        return next((c for c in self.commits if c.sha == sha), None)
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    """One request as the test Hub received it, minus its token."""
+
+    method: str
+    path: str  # with its query string
+    headers: Mapping[str, str]  # lower-case names, Authorization left out
+    auth: str  # "none", "valid" or "invalid": the token itself is never kept
+    files: tuple[str, ...] = ()  # for a commit: the paths it added or replaced
+
+
+class HubError(Exception):
+    """An error answer: status, message and the X-Error-Code the client reads."""
+
+    def __init__(self, status: int, message: str, code: str | None = None, headers: Mapping[str, str] = {},
+                 **body):
+        super().__init__(message)
+        self.status, self.message, self.code, self.headers, self.body = status, message, code, dict(headers), body
+
+
+class HubServer:
+    """The Hub's state (repos, request log) and its HTTP server on 127.0.0.1, port chosen by the OS."""
+
+    def __init__(self, tokens: Mapping[str, str]):
+        self.tokens = dict(tokens)  # token -> user name
+        self.repos: dict[str, Repo] = {}
+        self._log: list[LoggedRequest] = []
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd.daemon_threads = True
+        self._httpd.hub = self
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="hub-server", daemon=True)
+
+    def __enter__(self) -> HubServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop serving and free the port."""
+        if self._thread.is_alive():
+            self._httpd.shutdown()
+            self._thread.join()
+        self._httpd.server_close()
+
+    @property
+    def requests(self) -> list[LoggedRequest]:
+        """A copy of the request log, oldest first."""
+        with self._lock:
+            return list(self._log)
+
+    def head(self, repo_id: str, branch: str = "main") -> Commit | None:
+        """The commit a branch of a repo points at; None when there is no such repo or branch."""
+        with self._lock:
+            repo = self.repos.get(repo_id)
+            return repo.find(branch) if repo else None
+
+    # -- request handling --
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes):
+        """Answer one request with (status, headers, body bytes), and log it without its token."""
+        token = (headers.get("Authorization") or "").removeprefix("Bearer ").strip() or None
+        user = self.tokens.get(token) if token else None
+        files: tuple[str, ...] = ()
+        with self._lock:
+            try:
+                if token is not None and user is None:
+                    raise HubError(401, INVALID_TOKEN)
+                try:
+                    status, extra, payload, files = self._route(method, urlsplit(target).path, body, user)
+                except (KeyError, TypeError, ValueError) as exc:  # a body this Hub cannot read
+                    raise HubError(400, f"Malformed request ({exc.__class__.__name__}).") from None
+            except HubError as err:
+                message = err.message.encode("ascii", "replace").decode()  # header values are latin-1 only
+                status, extra, payload = err.status, {"X-Error-Message": message, **err.headers}, err.body
+                payload["error"] = err.message
+                if err.code:
+                    extra["X-Error-Code"] = err.code
+            self._log.append(LoggedRequest(
+                method, target, {k.lower(): v for k, v in headers.items() if k.lower() != "authorization"},
+                "none" if token is None else "valid" if user else "invalid", files))
+        if isinstance(payload, dict):
+            payload, extra = json.dumps(payload).encode(), {"Content-Type": "application/json", **extra}
+        return status, extra, payload
+
+    def _route(self, method: str, path: str, body: bytes, user: str | None):
+        """(status, headers, payload, paths a commit added); path parts are unquoted after matching."""
+        if method == "POST" and path == "/api/repos/create":
+            return (*self._create_repo(json.loads(body), user), ())
+        if method == "POST" and path == "/api/validate-yaml":
+            self._writer(user)
+            return 200, {}, {"errors": [], "warnings": []}, ()
+        if method == "POST" and (m := re.fullmatch(rf"/api/models/{_REPO}/preupload/{_REV}", path)):
+            return (*self._preupload(m["repo"], unquote(m["rev"]), json.loads(body), user), ())
+        if method == "POST" and (m := re.fullmatch(rf"/api/models/{_REPO}/commit/{_REV}", path)):
+            return self._commit(m["repo"], unquote(m["rev"]), body, user)
+        if method == "GET" and (m := re.fullmatch(rf"/api/models/{_REPO}(?:/revision/{_REV})?", path)):
+            return (*self._model_info(m["repo"], unquote(m["rev"] or "main"), user), ())
+        if method in ("GET", "HEAD") and (m := re.fullmatch(rf"/{_REPO}/resolve/{_REV}/(?P<file>.+)", path)):
+            return (*self._resolve(m["repo"], unquote(m["rev"]), unquote(m["file"]), user), ())
+        raise HubError(404, f"No route for {method} {path} on this test Hub.")
+
+    def _writer(self, user: str | None, repo_id: str | None = None) -> None:
+        if user is None:
+            raise HubError(401, "You must be authenticated to write to the Hub.")
+        if repo_id is not None and repo_id.split("/")[0] != user:
+            raise HubError(403, f"You don't have the rights to write to {repo_id}.")
+
+    def _repo(self, repo_id: str, user: str | None) -> Repo:
+        repo = self.repos.get(repo_id)
+        if repo is None or (repo.private and repo_id.split("/")[0] != user):
+            raise HubError(404, "Repository not found", "RepoNotFound")
+        return repo
+
+    def _commit_at(self, repo: Repo, revision: str) -> Commit:
+        commit = repo.find(revision)
+        if commit is None:
+            raise HubError(404, f"Invalid rev id: {revision}", "RevisionNotFound")
+        return commit
+
+    def _add_commit(self, repo: Repo, branch: str, message: str, files: Mapping[str, bytes]) -> Commit:
+        parent = repo.branches.get(branch, "")
+        tree = "".join(f"{git_blob_sha1(data)} {path}\n" for path, data in sorted(files.items()))
+        sha = hashlib.sha1(f"{repo.repo_id}\n{parent}\n{len(repo.commits)}\n{tree}{message}".encode()).hexdigest()
+        commit = Commit(sha, message, dict(files))
+        repo.commits.append(commit)
+        repo.branches[branch] = sha
+        return commit
+
+    def _create_repo(self, payload: dict, user: str | None):
+        repo_id = f"{payload.get('organization') or user}/{payload['name']}"
+        self._writer(user, repo_id)
+        if payload.get("type", "model") != "model":
+            raise HubError(400, "This test Hub only has model repos.")
+        if repo_id in self.repos:  # create_repo(exist_ok=True) reads the url from this answer
+            raise HubError(409, "You already created this model repo", url=f"{self.url}/{repo_id}")
+        repo = self.repos[repo_id] = Repo(repo_id, payload.get("visibility") == "private", [], {})
+        self._add_commit(repo, "main", "initial commit", {})
+        return 200, {}, {"url": f"{self.url}/{repo_id}", "name": repo_id}
+
+    def _preupload(self, repo_id: str, revision: str, payload: dict, user: str | None):
+        self._writer(user, repo_id)
+        files = self._commit_at(self._repo(repo_id, user), revision).files
+        answer = [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False,
+                   "oid": git_blob_sha1(files[f["path"]]) if f["path"] in files else None}
+                  for f in payload["files"]]
+        return 200, {}, {"files": answer}
+
+    def _commit(self, repo_id: str, revision: str, body: bytes, user: str | None):
+        self._writer(user, repo_id)
+        repo = self._repo(repo_id, user)
+        head = self._commit_at(repo, revision)
+        if revision not in repo.branches:
+            raise HubError(400, f"Can only commit to a branch, not {revision}.")
+        lines = [json.loads(line) for line in body.splitlines() if line.strip()]
+        if not lines or lines[0].get("key") != "header":
+            raise HubError(400, "A commit starts with a header line.")
+        header, files, added = lines[0]["value"], dict(head.files), []
+        if header.get("parentCommit") not in (None, head.sha):
+            raise HubError(412, "A commit has happened since. Please refresh and try again.")
+        for line in lines[1:]:
+            key, value = line["key"], line["value"]
+            if key == "file" and value.get("encoding") == "base64":
+                files[value["path"]] = base64.b64decode(value["content"])
+                added.append(value["path"])
+            elif key == "deletedFile":
+                files.pop(value["path"], None)
+            elif key == "deletedFolder":
+                files = {p: d for p, d in files.items() if not p.startswith(value["path"].rstrip("/") + "/")}
+            else:  # lfsFile: never asked for, as preupload answers "regular"
+                raise HubError(400, f"This test Hub does not take {key!r} commit lines.")
+        commit = self._add_commit(repo, revision, header["summary"], files)
+        payload = {"success": True, "commitOid": commit.sha, "commitUrl": f"{self.url}/{repo_id}/commit/{commit.sha}",
+                   "hookOutput": "", "pullRequestUrl": None}
+        return 200, {}, payload, tuple(added)
+
+    def _model_info(self, repo_id: str, revision: str, user: str | None):
+        repo = self._repo(repo_id, user)
+        commit = self._commit_at(repo, revision)
+        return 200, {}, {"id": repo_id, "modelId": repo_id, "author": repo_id.split("/")[0], "sha": commit.sha,
+                         "private": repo.private, "siblings": [{"rfilename": p} for p in sorted(commit.files)]}
+
+    def _resolve(self, repo_id: str, revision: str, filename: str, user: str | None):
+        commit = self._commit_at(self._repo(repo_id, user), revision)
+        if filename not in commit.files:
+            raise HubError(404, "Entry not found", "EntryNotFound", {"X-Repo-Commit": commit.sha})
+        data = commit.files[filename]
+        return 200, {"ETag": f'"{git_blob_sha1(data)}"', "X-Repo-Commit": commit.sha,
+                     "Content-Type": "application/octet-stream"}, data
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """HTTP transport for HubServer.handle: read the whole request, write the whole answer."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive, as the client's connection pool expects
+
+    def do_GET(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        status, headers, payload = self.server.hub.handle(self.command, self.path, self.headers, body)
+        self.send_response(status)
+        for name, value in {"Content-Length": str(len(payload)), **headers}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    do_HEAD = do_POST = do_GET
+
+    def log_message(self, format: str, *args) -> None:  # the request log replaces stderr noise
+        pass

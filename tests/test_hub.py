@@ -1,0 +1,276 @@
+"""Pushing to and loading from the Hugging Face Hub, against the local stand-in in hub_server.py.
+
+huggingface_hub reads HF_ENDPOINT, HF_HOME, HF_TOKEN and HF_HUB_OFFLINE when it
+is imported, so every client call runs in a subprocess with its own environment:
+`python -m training.push`, `python -m training.train`, and LOADER, which runs
+the app's `load_app_model`. Nothing here needs the network or ../shared.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from hub_server import HubServer  # tests/ is on sys.path (pytest's rootdir-less import, and conftest.py)
+
+pytestmark = pytest.mark.hub
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL_DIR = ROOT / "model"
+TOKEN = "hf_testTokenValid0123456789abcdef"
+WRONG_TOKEN = "hf_testTokenWrong9876543210fedcba"
+REPO = "user/mnist-test"
+
+# Runs the app's model resolution once per JSON object of env overrides in argv[1] and prints,
+# per run, where the model came from, the file's sha256, the warnings logged and the model's
+# probabilities on fixed inputs, plus those of the bundled model for comparison.
+LOADER = r"""
+import hashlib, json, logging, os, sys
+import numpy as np
+from mnist_sketch.model import load_model_file
+from mnist_sketch.model_source import BUNDLED_DIR, MODEL_FILENAME, load_app_model
+from mnist_sketch.predict import DigitReader
+
+class Recorder(logging.Handler):
+    records = []
+    def emit(self, record):
+        self.records.append(record.getMessage())
+
+logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+logging.getLogger().addHandler(Recorder())
+images = np.random.default_rng(0).random((3, 28, 28), dtype=np.float32)
+images[1] = 0.0
+images[1, 4:24, 13:16] = 1.0  # a one
+runs = []
+for overrides in json.loads(sys.argv[1]):
+    Recorder.records.clear()
+    model, source = load_app_model({**os.environ, **overrides})
+    runs.append({"origin": source.origin, "commit": source.commit, "path": str(source.path),
+                 "sha256": hashlib.sha256(source.path.read_bytes()).hexdigest(), "has_metrics": bool(source.metrics),
+                 "warnings": list(Recorder.records), "predictions": DigitReader(model).predict_batch(images).tolist()})
+bundled = DigitReader(load_model_file(BUNDLED_DIR / MODEL_FILENAME)).predict_batch(images).tolist()
+print("RESULT " + json.dumps({"runs": runs, "bundled_predictions": bundled}))
+"""
+
+
+def client_env(hf_home: Path, endpoint: str, token: str | None = None, **extra: str) -> dict[str, str]:
+    """This process's environment without any Hub setting, login or model choice, pointed at `endpoint`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING_FACE_", "MODEL_"))}
+    env.update(HF_HOME=str(hf_home), HF_ENDPOINT=endpoint, HF_HUB_DISABLE_TELEMETRY="1", TF_CPP_MIN_LOG_LEVEL="2",
+               NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost", **extra)
+    if token:
+        env["HF_TOKEN"] = token
+    return env
+
+
+def run_python(args: list[str], env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def push(folder: Path, repo_id: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return run_python(["-m", "training.push", str(folder), repo_id], env)
+
+
+def load(env: dict[str, str], *overrides: dict[str, str]) -> tuple[dict, subprocess.CompletedProcess]:
+    """Run LOADER once per override set (one TensorFlow start for all); its JSON result and the process."""
+    proc = run_python(["-c", LOADER, json.dumps(list(overrides) or [{}])], env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = next(line for line in proc.stdout.splitlines() if line.startswith("RESULT "))
+    return json.loads(result.removeprefix("RESULT ")), proc
+
+
+def digests(folder: Path) -> dict[str, str]:
+    """sha256 of every file under `folder`, by relative path."""
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def assert_clean_failure(proc: subprocess.CompletedProcess, *needles: str) -> str:
+    """Exit code 1, and one `error:` line on stderr containing every needle, with no traceback."""
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    for needle in needles:
+        assert needle in lines[0]
+    return lines[0]
+
+
+def commit_requests(hub: HubServer) -> list:
+    return [r for r in hub.requests if r.method == "POST" and "/commit/" in r.path]
+
+
+@pytest.fixture
+def hub():
+    with HubServer(tokens={TOKEN: "user"}) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    """model/ pushed to REPO once, then loaded by the app from an empty cache."""
+    with HubServer(tokens={TOKEN: "user"}) as server:
+        before = digests(MODEL_DIR)
+        pushed = push(MODEL_DIR, REPO, client_env(tmp_path_factory.mktemp("push-home"), server.url, TOKEN))
+        requests_after_push = len(server.requests)
+        app_home = tmp_path_factory.mktemp("app-home")  # empty: nothing cached, no token
+        result, loaded = load(client_env(app_home, server.url, MODEL_REPO=REPO))
+        yield SimpleNamespace(hub=server, pushed=pushed, folder_before=before, app_home=app_home,
+                              requests_after_push=requests_after_push, result=result, loaded=loaded)
+
+
+def test_push_uploads_the_whole_folder_in_one_commit(published):
+    hub, proc = published.hub, published.pushed
+    assert proc.returncode == 0, proc.stderr
+    head = hub.head(REPO)
+    match = re.search(r"^commit ([0-9a-f]{40}): (\S+)$", proc.stdout, re.MULTILINE)
+    assert match, proc.stdout
+    assert match[1] == head.sha and match[2] == f"{hub.url}/{REPO}/commit/{head.sha}"
+    assert f"{hub.url}/{REPO}" in proc.stdout
+
+    commits = commit_requests(hub)  # the app's later downloads make no commits
+    assert len(commits) == 1 and commits[0].path == f"/api/models/{REPO}/commit/main"
+    assert sorted(commits[0].files) == sorted(published.folder_before)
+    assert {p: hashlib.sha256(d).hexdigest() for p, d in head.files.items()} == published.folder_before
+    assert digests(MODEL_DIR) == published.folder_before  # pushing leaves the folder as it was
+
+
+def test_app_downloads_the_pushed_model(published):
+    run, = published.result["runs"]
+    assert run["origin"] == "hub" and run["warnings"] == []
+    assert run["commit"] == published.hub.head(REPO).sha
+    assert run["sha256"] == published.folder_before["mnist.h5"]
+    assert Path(run["path"]).is_relative_to(published.app_home)
+    assert run["has_metrics"]
+    np.testing.assert_allclose(run["predictions"], published.result["bundled_predictions"], rtol=0, atol=1e-6)
+    downloads = [r for r in published.hub.requests[published.requests_after_push:] if r.method == "GET"]
+    assert {r.path for r in downloads} == {f"/{REPO}/resolve/main/mnist.h5", f"/{REPO}/resolve/main/metrics.json"}
+    assert all(r.auth == "none" for r in downloads)  # a public model needs no login
+
+
+def test_offline_mode_uses_the_warm_cache_without_requests(published):
+    seen = len(published.hub.requests)
+    result, _ = load(client_env(published.app_home, published.hub.url, MODEL_REPO=REPO, HF_HUB_OFFLINE="1"))
+    run, = result["runs"]
+    assert run["origin"] == "hub" and run["warnings"] == []
+    assert run["commit"] == published.hub.head(REPO).sha
+    assert run["sha256"] == published.folder_before["mnist.h5"]
+    assert run["has_metrics"]
+    assert len(published.hub.requests) == seen
+
+
+def test_app_falls_back_to_bundled_when_the_hub_is_down(tmp_path):
+    with HubServer(tokens={}) as gone:  # take a free port, then stop listening on it
+        endpoint = gone.url
+    result, proc = load(client_env(tmp_path, endpoint, MODEL_REPO=REPO))
+    run, = result["runs"]
+    assert run["origin"] == "bundled" and run["commit"] is None
+    assert run["sha256"] == hashlib.sha256((MODEL_DIR / "mnist.h5").read_bytes()).hexdigest()
+    assert "using the bundled model" in proc.stderr and REPO in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_app_falls_back_to_bundled_on_missing_repo_revision_or_corrupt_model(hub, tmp_path):
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "mnist.h5").write_bytes(b"this is not an HDF5 file\n")
+    (corrupt / "README.md").write_text("# A broken model\n")
+    assert push(corrupt, "user/corrupt", client_env(tmp_path / "push-home", hub.url, TOKEN)).returncode == 0
+
+    result, proc = load(client_env(tmp_path / "app-home", hub.url),
+                        {"MODEL_REPO": "user/missing"},
+                        {"MODEL_REPO": "user/corrupt", "MODEL_REVISION": "no-such-branch"},
+                        {"MODEL_REPO": "user/corrupt"})
+    missing, no_revision, broken = result["runs"]
+    for run in result["runs"]:
+        assert run["origin"] == "bundled"
+        np.testing.assert_allclose(run["predictions"], result["bundled_predictions"], rtol=0, atol=1e-6)
+        assert len(run["warnings"]) == 1 and "using the bundled model" in run["warnings"][0]
+    assert "RepositoryNotFoundError" in missing["warnings"][0] and "user/missing" in missing["warnings"][0]
+    assert "RevisionNotFoundError" in no_revision["warnings"][0]
+    assert "models--user--corrupt" in broken["warnings"][0] and "mnist.h5" in broken["warnings"][0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_push_with_a_wrong_token_fails_cleanly_then_succeeds_with_the_right_one(hub, tmp_path):
+    folder = tmp_path / "model"
+    shutil.copytree(MODEL_DIR, folder)
+    before = digests(folder)
+
+    proc = push(folder, REPO, client_env(tmp_path / "home", hub.url, WRONG_TOKEN))
+    assert_clean_failure(proc, "401", "hf auth login")
+    assert WRONG_TOKEN not in proc.stdout + proc.stderr
+    assert digests(folder) == before
+    assert hub.head(REPO) is None and commit_requests(hub) == []
+    assert {r.auth for r in hub.requests} == {"invalid"}
+
+    proc = push(folder, REPO, client_env(tmp_path / "home", hub.url, TOKEN))
+    assert proc.returncode == 0, proc.stderr
+    assert TOKEN not in proc.stdout + proc.stderr
+    assert sorted(hub.head(REPO).files) == sorted(before)
+    assert digests(folder) == before
+    assert TOKEN not in repr(hub.requests) and WRONG_TOKEN not in repr(hub.requests)
+
+
+def test_push_to_an_existing_repo_commits_only_what_changed(hub, tmp_path):
+    folder = tmp_path / "model"
+    shutil.copytree(MODEL_DIR, folder)
+    env = client_env(tmp_path / "home", hub.url, TOKEN)
+    assert push(folder, REPO, env).returncode == 0
+    first = hub.head(REPO)
+
+    (folder / "metrics.json").write_text('{"test_accuracy": 0.5}\n')
+    proc = push(folder, REPO, env)  # the repo exists (409 from create), and preupload reports the files' oids
+    assert proc.returncode == 0, proc.stderr
+    second = hub.head(REPO)
+    assert second.sha != first.sha and f"commit {second.sha}:" in proc.stdout
+    assert commit_requests(hub)[-1].files == ("metrics.json",)
+    assert {p: hashlib.sha256(d).hexdigest() for p, d in second.files.items()} == digests(folder)
+
+    proc = push(folder, REPO, env)  # nothing changed: no commit, and the current one is reported
+    assert proc.returncode == 0, proc.stderr
+    assert len(commit_requests(hub)) == 2 and hub.head(REPO) == second
+    assert f"commit {second.sha}:" in proc.stdout
+
+
+def test_push_without_a_token_says_how_to_log_in(hub, tmp_path):
+    proc = push(MODEL_DIR, REPO, client_env(tmp_path, hub.url))
+    assert_clean_failure(proc, "No Hugging Face token", "hf auth login")
+    assert hub.requests == []
+
+
+def test_push_to_an_invalid_repo_id_fails_cleanly(hub, tmp_path):
+    proc = push(MODEL_DIR, "not a valid id!!", client_env(tmp_path, hub.url, TOKEN))
+    assert_clean_failure(proc, "'not a valid id!!' is not a valid repo id")
+    assert TOKEN not in proc.stderr
+    assert hub.requests == []
+
+
+def test_push_with_the_hub_down_fails_cleanly(tmp_path):
+    with HubServer(tokens={}) as gone:
+        endpoint = gone.url
+    proc = push(MODEL_DIR, REPO, client_env(tmp_path, endpoint, TOKEN))
+    assert_clean_failure(proc, "Cannot reach the Hub", endpoint)
+    assert TOKEN not in proc.stderr
+
+
+def test_train_with_push_and_no_token_stops_before_training(hub, tmp_path):
+    out = tmp_path / "run"
+    start = time.monotonic()
+    proc = run_python(["-m", "training.train", "--push-to-hub", "user/x", "--data", "/nonexistent.npz",
+                       "--out", str(out), "--epochs", "1"], client_env(tmp_path / "home", hub.url), timeout=60)
+    assert time.monotonic() - start < 30
+    assert_clean_failure(proc, "hf auth login")
+    assert "MNIST" not in proc.stdout and not out.exists()  # neither data loading nor the output folder began
+    assert hub.requests == []
