@@ -26,6 +26,18 @@ from mnist_sketch.preprocess import center_by_mass, fit_in_box, stroke_width
 
 UPSCALE = 4  # styles are drawn at 4x so the added strokes are anti-aliased like MNIST's
 STYLED_CLASSES = (0, 1, 7)
+STYLE_PROB = 0.5  # share of zeros, ones and sevens shown in their restyled form, drawn anew per batch
+ROTATION_DEG = 15.0
+SHEAR = 0.3  # x-shear factor
+ZOOM = 0.12  # scale 1 +- ZOOM
+SHIFT_PX = 2.0
+THICKNESS = (-0.5, 1.0)  # blend towards a 3x3 erosion (< 0) or dilation (> 0)
+
+
+def recipe() -> dict[str, float]:
+    """The augmentation parameters, for metrics.json and the model card."""
+    return {"style_prob": STYLE_PROB, "rotation_deg": ROTATION_DEG, "shear": SHEAR, "zoom": ZOOM,
+            "shift_px": SHIFT_PX, "thickness_min": THICKNESS[0], "thickness_max": THICKNESS[1]}
 
 
 def _draw_line(ink: np.ndarray, points: list[tuple[float, float]], width: float) -> np.ndarray:
@@ -40,11 +52,12 @@ def _draw_line(ink: np.ndarray, points: list[tuple[float, float]], width: float)
 
 
 def _style_zero(ink: np.ndarray, box: tuple[int, int, int, int], width: float, rng: np.random.Generator) -> np.ndarray:
-    """A slash through the zero, rising to the right, from steep to nearly flat, overshooting its outline."""
+    """A slash through the zero, from flat (a theta) through rising to the right to upright (a phi),
+    overshooting its outline or stopping short of it."""
     x0, y0, x1, y1 = box
     cx = (x0 + x1) / 2 + rng.uniform(-0.1, 0.1) * (x1 - x0)
     cy = (y0 + y1) / 2 + rng.uniform(-0.1, 0.1) * (y1 - y0)
-    angle = math.radians(rng.uniform(15, 75))
+    angle = math.radians(rng.uniform(0, 90))
     # Half-length reaching the box edge along that direction, then a little past it (or short of it).
     reach = min((x1 - x0) / 2 / max(math.cos(angle), 1e-3), (y1 - y0) / 2 / max(math.sin(angle), 1e-3))
     back, forth = reach * rng.uniform(0.8, 1.35, size=2)
@@ -57,7 +70,7 @@ def _style_one(ink: np.ndarray, box: tuple[int, int, int, int], width: float, rn
     x0, y0, x1, y1 = box
     h = y1 - y0
     top_x = float(np.mean(np.flatnonzero(ink[y0 + 1] > 0.5) if (ink[y0 + 1] > 0.5).any() else [(x0 + x1) / 2]))
-    length, angle = rng.uniform(0.15, 0.6) * h, math.radians(rng.uniform(10, 45))
+    length, angle = rng.uniform(0.15, 0.6) * h, math.radians(rng.uniform(10, 65))
     out = _draw_line(ink, [(top_x, y0), (top_x - length * math.cos(angle), y0 + length * math.sin(angle))], width)
     if rng.random() < 0.5:
         row = ink[y1 - 1] > 0.5
@@ -106,10 +119,10 @@ def _affine_transforms(batch: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     """(batch, 8) projective transforms mapping output to input pixels: rotate, shear, zoom, shift."""
     n = tf.shape(batch)[0]
     u = tf.random.stateless_uniform((n, 5), seed=seed, minval=-1.0, maxval=1.0)
-    angle = u[:, 0] * math.radians(15)
-    shear = u[:, 1] * 0.3
-    zoom = 1.0 + u[:, 2] * 0.12  # >1 samples a larger area: the digit shrinks
-    shift_x, shift_y = u[:, 3] * 2.0, u[:, 4] * 2.0
+    angle = u[:, 0] * math.radians(ROTATION_DEG)
+    shear = u[:, 1] * SHEAR
+    zoom = 1.0 + u[:, 2] * ZOOM  # >1 samples a larger area: the digit shrinks
+    shift_x, shift_y = u[:, 3] * SHIFT_PX, u[:, 4] * SHIFT_PX
     cos, sin = tf.cos(angle) * zoom, tf.sin(angle) * zoom
     # Output->input matrix [[a0, a1], [b0, b1]] = zoom * R(angle) @ shear_x, about the centre.
     a0, a1 = cos, cos * shear - sin
@@ -124,14 +137,14 @@ def _affine_transforms(batch: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
 def _change_thickness(batch: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     """Blend each image towards its 3x3 dilation or erosion by a random amount (thicker or thinner strokes)."""
     n = tf.shape(batch)[0]
-    amount = tf.random.stateless_uniform((n, 1, 1, 1), seed=seed, minval=-0.5, maxval=1.0)
+    amount = tf.random.stateless_uniform((n, 1, 1, 1), seed=seed, minval=THICKNESS[0], maxval=THICKNESS[1])
     dilated = tf.nn.max_pool2d(batch, 3, 1, "SAME")
     eroded = -tf.nn.max_pool2d(-batch, 3, 1, "SAME")
     target = tf.where(amount > 0, dilated, eroded)
     return batch + tf.abs(amount) * (target - batch)
 
 
-def augment_batch(images: tf.Tensor, styled: tf.Tensor, style_prob: float, seed: tf.Tensor) -> tf.Tensor:
+def augment_batch(images: tf.Tensor, styled: tf.Tensor, seed: tf.Tensor, style_prob: float = STYLE_PROB) -> tf.Tensor:
     """Augment a float batch (b, 28, 28, 1) in [0, 1]; `styled` holds each image's restyled copy.
 
     `seed` is a stateless-RNG seed of shape (2,), so a run is repeatable.

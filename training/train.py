@@ -28,7 +28,6 @@ from training.data import VALIDATION_SIZE, DataUnavailable, Mnist, load_mnist
 
 OUTPUT_FILES = ("mnist.h5", "metrics.json", "README.md", "training_curves.png", "confusion_matrix.png", "history.csv")
 BACKUP_DIR = ".backup"  # BackupAndRestore's checkpoints; removed when training finishes
-STYLE_PROB = 0.4  # share of zeros, ones and sevens shown in their restyled form each epoch
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -91,7 +90,7 @@ def make_datasets(data: Mnist, batch_size: int, augment: bool, seed: int):
     # One fresh stateless seed per batch, different in every epoch.
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
     train = tf.data.Dataset.zip(batches, seeds).map(
-        lambda b, s: (augment_batch(b[0], b[1], STYLE_PROB, s), b[2]),
+        lambda b, s: (augment_batch(b[0], b[1], s), b[2]),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
     return train.prefetch(tf.data.AUTOTUNE), val
@@ -170,6 +169,7 @@ def run(args: argparse.Namespace) -> dict:
     prepare_output(args.out, args.overwrite)
     data = load_mnist(args.data, args.validation_size)  # fails fast, before TensorFlow is imported
 
+    from training.augment import recipe as augmentation_recipe
     from training.card import write_card
     from training.plots import plot_confusion_matrix, plot_training_curves
 
@@ -184,6 +184,7 @@ def run(args: argparse.Namespace) -> dict:
         "batch_size": args.batch_size,
         "learning_rate": args.learning_rate,
         "augment": args.augment,
+        "augmentation": augmentation_recipe() if args.augment else None,
         "seed": args.seed,
         "train_images": len(data.x_train),
         "validation_images": len(data.x_val),
