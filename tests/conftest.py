@@ -13,6 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/drawing.py, tests/hub_server.py
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# No test talks to the outside world: no usage analytics or telemetry (subprocesses inherit these).
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 
 BUNDLED_MODEL = ROOT / "model" / "mnist.h5"
 
