@@ -61,7 +61,8 @@ class Reading:
         if self.uncertain:
             guesses = " or ".join(str(d) for d, _ in self.top(2))
             return f"Not sure: maybe {guesses}. Try drawing it larger and clearer."
-        return f"It's a {self.digit} ({self.confidence:.0%} sure)."
+        article = "an" if self.digit == 8 else "a"
+        return f"It's {article} {self.digit} ({self.confidence:.0%} sure)."
 
 
 class DigitReader:

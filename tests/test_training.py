@@ -97,6 +97,7 @@ def test_card_yaml_matches_metrics(trained):
     accuracy = card.data.eval_results[0].metric_value
     assert accuracy == pytest.approx(metrics["test_accuracy"], abs=1e-4)
     assert f"{100 * metrics['test_accuracy']:.2f} %" in text
+    assert "# mnist-sketch CNN" in text
     assert "training_curves.png" in text and "confusion_matrix.png" in text
     assert "load_model(hf_hub_download(" in text
 

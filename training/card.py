@@ -44,6 +44,7 @@ def write_card(folder: Path, metrics: dict, repo_id: str | None = None) -> Model
         card_data(metrics["test_accuracy"], repo_id),
         template_path=str(TEMPLATE),
         repo_id=repo_id,
+        model_name=MODEL_NAME,  # ModelCardData keeps it for the model-index only
         file_mb=(folder / "mnist.h5").stat().st_size / 1e6,
         **metrics,
     )

@@ -1,0 +1,260 @@
+"""The Gradio app over HTTP, as an API client sees it: drawings and files in, top-3 guesses out, clear errors.
+
+The app runs in this process on a free loopback port with the bundled model;
+nothing here may reach the network (a guard refuses any other connection).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from drawing import draw_digit
+from PIL import Image
+
+pytestmark = [
+    pytest.mark.app,
+    # Gradio 6.31's queue uses pandas options that pandas 3 deprecates: not ours to fix.
+    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES_DIR = ROOT / "examples"
+CANVAS = 800
+BRUSH = 36  # the app's stroke width on its 800x800 canvas
+
+# Set while the app is built and serving: no Hub, no telemetry, no version check.
+OFFLINE_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+}
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+def _loopback_only(connect):
+    def guarded(sock: socket.socket, address, *args):
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and address[0] not in LOOPBACK:
+            raise OSError(f"tests must not reach the network (tried {address!r})")
+        return connect(sock, address, *args)
+
+    return guarded
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve_app() -> Iterator[str]:
+    """Build the app with the bundled model (model/mnist.h5), serve it on a free loopback port, yield its URL.
+
+    Also used by test_browser.py.
+    """
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in OFFLINE_ENV.items():
+            mp.setenv(key, value)
+        mp.setattr(socket.socket, "connect", _loopback_only(socket.socket.connect))
+        mp.setattr(socket.socket, "connect_ex", _loopback_only(socket.socket.connect_ex))
+        sys.path.insert(0, str(ROOT))
+        import app
+        from mnist_sketch.model import load_model_file
+        from mnist_sketch.model_source import bundled_source
+        from mnist_sketch.predict import DigitReader
+
+        source = bundled_source()  # model/mnist.h5 and its metrics.json
+        demo = app.build_demo(DigitReader(load_model_file(source.path)), source)
+        port = free_port()
+        demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                    **app.LAUNCH_OPTIONS)
+        try:
+            yield f"http://127.0.0.1:{port}/"
+        finally:
+            demo.close()
+
+
+@pytest.fixture(scope="module")
+def app_url() -> Iterator[str]:
+    with serve_app() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False, download_files=False)
+
+
+@pytest.fixture(scope="module")
+def drawings(tmp_path_factory) -> dict[str, Path]:
+    """PNG files: canvas-like drawings of 1 and 7, a blank canvas, and bad files."""
+    d = tmp_path_factory.mktemp("drawings")
+    files = {
+        "1": Image.fromarray(draw_digit(1, canvas=(CANVAS, CANVAS), brush=BRUSH)),
+        "7": Image.fromarray(draw_digit(7, canvas=(CANVAS, CANVAS), brush=BRUSH)),
+        # A Sketchpad layer: black ink on a transparent canvas.
+        "7 transparent": Image.fromarray(draw_digit(7, canvas=(CANVAS, CANVAS), brush=BRUSH, background=None)),
+        "blank": Image.new("RGB", (CANVAS, CANVAS), "white"),
+        "huge": Image.new("L", (6000, 6000), 255),
+    }
+    paths = {}
+    for name, image in files.items():
+        paths[name] = d / f"{name.replace(' ', '_')}.png"
+        image.save(paths[name])
+    paths["text"] = d / "notes.png"
+    paths["text"].write_text("this is a text file with an image's name\n")
+    return paths
+
+
+def predict(client, payload):
+    return client.predict(payload, api_name="/predict")
+
+
+def top_digit(label: dict) -> str | None:
+    return label.get("label") if label else None
+
+
+def sketch_value(path: Path) -> dict:
+    from gradio_client import handle_file
+
+    return {"background": None, "layers": [], "composite": handle_file(str(path))}
+
+
+def plain_file(path: Path):
+    from gradio_client import handle_file
+
+    return handle_file(str(path))
+
+
+def test_predict_is_the_one_public_endpoint(client):
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert list(endpoints) == ["/predict"]
+
+
+@pytest.mark.parametrize("as_payload", [sketch_value, plain_file], ids=["sketchpad value", "plain file"])
+@pytest.mark.parametrize("digit", ["1", "7", "7 transparent"])
+def test_a_drawn_digit_is_read(client, drawings, digit, as_payload):
+    label, preview, message = predict(client, as_payload(drawings[digit]))
+    assert top_digit(label) == digit[0]
+    confidences = label["confidences"]
+    assert len(confidences) == 3 and confidences[0]["label"] == digit[0]
+    assert [c["confidence"] for c in confidences] == sorted((c["confidence"] for c in confidences), reverse=True)
+    assert message.startswith(f"It's a {digit[0]}")
+    with Image.open(preview["path"] if isinstance(preview, dict) else preview) as img:  # what the model saw
+        assert img.size == (224, 224)
+        pixels = np.asarray(img.convert("L"))
+    assert np.unique(pixels).size > 2 and pixels[0, 0] == 0  # white ink on black, as in MNIST
+
+
+@pytest.mark.parametrize("as_payload", [sketch_value, plain_file], ids=["sketchpad value", "plain file"])
+def test_an_empty_canvas_asks_for_a_digit_and_guesses_nothing(client, drawings, as_payload):
+    from mnist_sketch.predict import EMPTY_MESSAGE
+
+    label, preview, message = predict(client, as_payload(drawings["blank"]))
+    assert not top_digit(label) and not (label or {}).get("confidences")
+    assert preview is None
+    assert message == EMPTY_MESSAGE
+
+
+def test_a_cleared_sketchpad_value_asks_for_a_digit(client):
+    from mnist_sketch.predict import EMPTY_MESSAGE
+
+    label, preview, message = predict(client, {"background": None, "layers": [], "composite": None})
+    assert not top_digit(label) and preview is None and message == EMPTY_MESSAGE
+
+
+BAD_PAYLOADS = {
+    "None": (lambda d: None, "No image was sent"),
+    "empty dict": (lambda d: {}, "No image was sent"),
+    "a string": (lambda d: "digit.png", "Expected an image file or a Sketchpad value"),
+    "text file named .png": (lambda d: plain_file(d["text"]), "not an image"),
+    "text file as composite": (lambda d: sketch_value(d["text"]), "not an image"),
+    "6000x6000 image": (lambda d: plain_file(d["huge"]), r"too large \(6000x6000 pixels\)"),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_PAYLOADS))
+def test_a_bad_payload_gets_a_clear_error_and_the_server_keeps_serving(client, drawings, name):
+    from gradio_client.exceptions import AppError
+
+    make, expected = BAD_PAYLOADS[name]
+    with pytest.raises(AppError, match=expected):
+        predict(client, make(drawings))
+    label, _, _ = predict(client, plain_file(drawings["7"]))
+    assert top_digit(label) == "7"
+
+
+def test_drawings_uploaded_but_never_read_are_bounded():
+    import types
+
+    import app
+
+    pad = types.SimpleNamespace(blob_storage={str(i): b"png" for i in range(app.MAX_UNREAD_DRAWINGS + 40)})
+    app.forget_unread_drawings(pad)
+    assert list(pad.blob_storage) == [str(i) for i in range(40, app.MAX_UNREAD_DRAWINGS + 40)]  # the newest
+
+
+def test_concurrent_clients_all_get_their_answers(app_url, drawings):
+    from gradio_client import Client
+
+    def one_client(digit: str) -> list[str]:
+        c = Client(app_url, verbose=False, download_files=False)
+        return [top_digit(predict(c, plain_file(drawings[digit]))[0]) for _ in range(3)]
+
+    digits = ["1", "7"] * 3
+    with ThreadPoolExecutor(len(digits)) as pool:
+        results = list(pool.map(one_client, digits))
+    assert results == [[d] * 3 for d in digits]
+
+
+EXAMPLE_FILES = sorted(EXAMPLES_DIR.glob("digit_*.png"))
+
+
+def test_the_examples_are_ten_small_canvas_sized_pngs():
+    assert [p.name for p in EXAMPLE_FILES] == [f"digit_{d}.png" for d in range(10)]
+    for path in EXAMPLE_FILES:
+        with Image.open(path) as img:
+            assert img.format == "PNG" and img.size == (CANVAS, CANVAS)
+        assert path.stat().st_size < 32 * 1024
+
+
+def test_the_examples_are_what_make_examples_draws():
+    sys.path.insert(0, str(EXAMPLES_DIR))
+    import make_examples
+
+    for digit in range(10):
+        drawn = np.asarray(make_examples.draw(digit), np.int16)
+        with Image.open(EXAMPLES_DIR / f"digit_{digit}.png") as img:
+            committed = np.asarray(img.convert("L"), np.int16)
+        assert np.abs(drawn - committed).max() <= 1, f"examples/digit_{digit}.png is stale: rerun make_examples.py"
+
+
+@pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.stem)
+def test_each_example_is_read_as_its_digit(client, path):
+    label, _, _ = predict(client, sketch_value(path))
+    assert top_digit(label) == path.stem[-1]
+    assert label["confidences"][0]["confidence"] > 0.9
+
+
+def test_the_footer_names_the_model_its_version_and_accuracy():
+    sys.path.insert(0, str(ROOT))
+    from app import footer_text
+
+    from mnist_sketch.model_source import ModelSource
+
+    hub = ModelSource(Path("x/mnist.h5"), "hub", repo_id="me/mnist", commit="0123456789abcdef",
+                      metrics={"test_accuracy": 0.9919, "created": "2026-11-26T11:17:00+00:00"})
+    assert footer_text(hub) == "Model: me/mnist @ 0123456 · MNIST test accuracy 99.19%"
+    bundled = ModelSource(Path("model/mnist.h5"), "bundled", metrics={"test_accuracy": 0.99, "created": "2026-11-26"})
+    assert footer_text(bundled) == "Model: bundled model · version 2026-11-26 · MNIST test accuracy 99.00%"
+    assert footer_text(ModelSource(Path("m.h5"), "local")) == "Model: local file m.h5"
