@@ -13,8 +13,10 @@ from mnist_sketch.model import INPUT_SHAPE
 from mnist_sketch.preprocess import EmptyDrawing, preprocess
 
 # Below this calibrated top probability a reading is marked uncertain. On the
-# pen-drawn benchmark (benchmarks/sketch_accuracy.py) readings above it are
-# right about 99.5 % of the time and readings below it only about half the time.
+# 47,274 pen-drawn renderings of benchmarks/sketch_accuracy.py it flags 1 % of
+# drawings, which are read right only 53 % of the time (a coin flip between the
+# top two), against 97.9 % for the rest; a higher threshold would mostly flag
+# readings that are right (see benchmarks/RESULTS.md).
 UNCERTAIN_BELOW = 0.6
 EMPTY_MESSAGE = "Draw a digit (0-9) on the canvas."
 
