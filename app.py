@@ -154,12 +154,6 @@ def check_image_file(path: str) -> None:
         )
 
 
-def is_blank_sketch(value: Any) -> bool:
-    """A Sketchpad value with no image at all: the canvas was cleared."""
-    return isinstance(value, dict) and value.get("composite") is None and value.get("background") is None \
-        and not value.get("layers")
-
-
 def preview_image(reading: Reading) -> Image.Image | None:
     """The 28x28 model input, white ink on black like MNIST, upscaled with nearest neighbour."""
     if reading.model_input is None:
@@ -185,13 +179,10 @@ def build_demo(reader: DigitReader, source: ModelSource) -> gr.Blocks:
 
     def predict(sketch: Any) -> tuple[dict[str, float] | None, Image.Image | None, str]:
         """Read a drawing: the top-3 digits with their probabilities, the 28x28 image the model saw, a sentence."""
-        if is_blank_sketch(sketch):
-            reading = Reading(None, None)
-        else:
-            try:
-                reading = reader.read(sketch)
-            except InvalidImage as exc:
-                raise gr.Error(str(exc), print_exception=False) from exc
+        try:
+            reading = reader.read(sketch)  # a cleared canvas reads as empty
+        except InvalidImage as exc:
+            raise gr.Error(str(exc), print_exception=False) from exc
         label = {str(digit): prob for digit, prob in reading.top(3)} or None
         return label, preview_image(reading), reading.message
 

@@ -78,7 +78,8 @@ def load_image(value: Any) -> np.ndarray:
 def _load_editor_value(value: Mapping) -> np.ndarray:
     """A Sketchpad value: its composite, else its layers merged, else its background.
 
-    A dict with only a "path" (Gradio FileData, as sent by API clients) is read as a file.
+    A dict with only a "path" (Gradio FileData, as sent by API clients) is read as a file;
+    a Sketchpad value without any image (a cleared canvas) is an EmptyDrawing.
     """
     if value.get("composite") is not None:
         return load_image(value["composite"])
@@ -92,6 +93,8 @@ def _load_editor_value(value: Mapping) -> np.ndarray:
         return load_image(value["background"])
     if value.get("path"):
         return load_image(value["path"])
+    if {"composite", "layers", "background"} & set(value):
+        raise EmptyDrawing("The canvas is empty: draw a digit.")  # what a cleared Sketchpad sends
     raise InvalidImage(
         'Expected a Sketchpad value {"background", "layers", "composite"} with at least one '
         f"image, or a file; got a dict with keys {sorted(value)}."
@@ -104,7 +107,7 @@ def _from_pil(img: Image.Image) -> np.ndarray:
     has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
     mode = "RGBA" if has_alpha else ("L" if img.mode in ("1", "L", "I", "I;16", "F") else "RGB")
     if img.mode in ("I", "I;16", "F"):  # 16/32-bit greyscale: rescale to 8 bits
-        return _from_array(np.asarray(img, dtype=np.float64))
+        return _from_array(np.asarray(img))
     return np.asarray(img.convert(mode))
 
 
@@ -122,9 +125,15 @@ def _from_array(arr: np.ndarray) -> np.ndarray:
         return arr.astype(np.uint8) * 255
     if not np.issubdtype(arr.dtype, np.number):
         raise InvalidImage(f"Expected numeric pixels; got dtype {arr.dtype}.")
+    is_float = np.issubdtype(arr.dtype, np.floating)
     arr = np.nan_to_num(arr.astype(np.float64))
     peak = arr.max()
-    scale = 255.0 if 0 <= peak <= 1.0 and np.issubdtype(arr.dtype, np.floating) else (255.0 / peak if peak > 255 else 1.0)
+    if is_float and 0 <= peak <= 1.0:  # floats in [0, 1]
+        scale = 255.0
+    elif peak > 255:  # 16-bit and other wide ranges
+        scale = 255.0 / peak
+    else:
+        scale = 1.0
     return np.clip(np.rint(arr * scale), 0, 255).astype(np.uint8)
 
 

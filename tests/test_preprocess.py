@@ -160,6 +160,10 @@ def test_blank_images_are_empty(blank, reader):
     assert reading.empty and reading.top() == [] and "draw a digit" in reading.message.lower()
 
 
+def test_cleared_sketchpad_value_is_empty(reader):
+    assert reader.read({"background": None, "layers": [], "composite": None}).empty
+
+
 def test_empty_sketchpad_value(reader):
     value = {"background": np.full((800, 800, 4), 255, np.uint8), "layers": [np.zeros((800, 800, 4), np.uint8)],
              "composite": np.full((800, 800, 4), 255, np.uint8)}
@@ -179,7 +183,6 @@ def test_huge_image_is_read(reader):
     [
         None,
         {},
-        {"background": None, "layers": [], "composite": None},
         {"composite": 42},
         {"layers": [np.zeros((10, 10, 4), np.uint8), np.zeros((20, 20, 4), np.uint8)]},
         "not/a/file.png",
