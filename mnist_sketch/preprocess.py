@@ -104,10 +104,10 @@ def _load_editor_value(value: Mapping) -> np.ndarray:
 def _from_pil(img: Image.Image) -> np.ndarray:
     """PIL image -> uint8 array, keeping alpha where the image has any."""
     img.load()
-    has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
-    mode = "RGBA" if has_alpha else ("L" if img.mode in ("1", "L", "I", "I;16", "F") else "RGB")
     if img.mode in ("I", "I;16", "F"):  # 16/32-bit greyscale: rescale to 8 bits
         return _from_array(np.asarray(img))
+    has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
+    mode = "RGBA" if has_alpha else ("L" if img.mode in ("1", "L") else "RGB")
     return np.asarray(img.convert(mode))
 
 

@@ -65,26 +65,28 @@ def prepare_output(out: Path, overwrite: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
+def model_input(x: np.ndarray) -> np.ndarray:
+    """(n, 28, 28) uint8 MNIST images -> (n, 28, 28, 1) float32 ink in [0, 1]."""
+    return (x.astype(np.float32) / 255.0)[..., None]
+
+
 def make_datasets(data: Mnist, batch_size: int, augment: bool, seed: int):
     """tf.data pipelines: (batch, 28, 28, 1) float ink in [0, 1] with one-hot (batch, 10) labels."""
     import tensorflow as tf
 
     from training.augment import add_writing_styles, augment_batch
 
-    def scale(x: np.ndarray) -> np.ndarray:
-        return (x.astype(np.float32) / 255.0)[..., None]
-
     def one_hot(y: np.ndarray) -> np.ndarray:
         return np.eye(10, dtype=np.float32)[y]
 
-    x_train, y_train = scale(data.x_train), one_hot(data.y_train)
-    val = tf.data.Dataset.from_tensor_slices((scale(data.x_val), one_hot(data.y_val))).batch(512)
+    x_train, y_train = model_input(data.x_train), one_hot(data.y_train)
+    val = tf.data.Dataset.from_tensor_slices((model_input(data.x_val), one_hot(data.y_val))).batch(512)
     if not augment:
         train = tf.data.Dataset.from_tensor_slices((x_train, y_train))
         train = train.shuffle(len(x_train), seed=seed).batch(batch_size)
         return train.prefetch(tf.data.AUTOTUNE), val
 
-    styled = scale(add_writing_styles(data.x_train, data.y_train, seed))
+    styled = model_input(add_writing_styles(data.x_train, data.y_train, seed))
     batches = tf.data.Dataset.from_tensor_slices((x_train, styled, y_train))
     batches = batches.shuffle(len(x_train), seed=seed).batch(batch_size)
     # One fresh stateless seed per batch, different in every epoch.
@@ -123,7 +125,7 @@ def train_model(data: Mnist, args: argparse.Namespace):
 
 def predict_probs(model, x: np.ndarray) -> np.ndarray:
     """(n, 28, 28) uint8 images -> (n, 10) probabilities."""
-    return model.predict((x.astype(np.float32) / 255.0)[..., None], batch_size=1024, verbose=0)
+    return model.predict(model_input(x), batch_size=1024, verbose=0)
 
 
 def evaluate(model, data: Mnist) -> dict:
