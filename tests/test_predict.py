@@ -7,7 +7,7 @@ import pytest
 from drawing import DIGIT_STROKES, draw_digit
 from PIL import Image
 
-from mnist_sketch.predict import EMPTY_MESSAGE, UNCERTAIN_BELOW, DigitReader, Reading
+from mnist_sketch.predict import EMPTY_MESSAGE, UNCERTAIN_BELOW, DigitReader, Reading, rotate
 
 
 def as_sketch(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -54,6 +54,42 @@ def test_read_many_matches_read_and_keeps_blanks(reader):
         if not single.empty:
             assert np.allclose(single.probabilities, one.probabilities, atol=1e-5)
     assert reader.read_many([]) == []
+
+
+def test_rotate_turns_clockwise_about_the_centre():
+    import tensorflow as tf
+
+    line = np.zeros((1, 28, 28, 1), np.float32)
+    line[0, 4:24, 14, 0] = 1.0  # a vertical stroke through the centre
+    turned = rotate(tf.constant(line), 20.0).numpy()[0, ..., 0]
+    top_x, bottom_x = (np.flatnonzero(turned[row] > 0.3).mean() for row in (6, 21))
+    assert top_x > 15 and bottom_x < 13  # the top went right, the bottom left
+    assert abs(turned.sum() - line.sum()) < 0.5  # nothing lost off the edges
+    assert np.array_equal(rotate(tf.constant(line), 0.0).numpy(), line)
+
+
+def test_reader_averages_the_model_over_turned_views(reader, mnist_digits):
+    import tensorflow as tf
+
+    x = mnist_digits[0][:8].astype(np.float32) / 255.0
+    views = [x[..., None]] + [rotate(tf.constant(x[..., None]), a).numpy() for a in (-10.0, 10.0)]
+    expected = np.mean([reader.model(v, training=False).numpy() for v in views], axis=0)
+    assert reader.rotations == (0.0, -10.0, 10.0)
+    assert np.allclose(reader.predict_batch(x), expected, atol=1e-5)
+    # Each drawing is averaged over its own views only, whatever the batch holds.
+    assert np.allclose(reader.predict_batch(x[3:4]), expected[3:4], atol=1e-5)
+    plain = DigitReader(reader.model, rotations=(0.0,))
+    assert np.allclose(plain.predict_batch(x), reader.model(x[..., None], training=False).numpy(), atol=1e-5)
+
+
+def test_large_batches_are_read_in_chunks(reader, mnist_digits, monkeypatch):
+    import mnist_sketch.predict as predict
+
+    x = mnist_digits[0][:50].astype(np.float32) / 255.0
+    whole = reader.predict_batch(x)
+    monkeypatch.setattr(predict, "CHUNK", 16)
+    assert np.allclose(reader.predict_batch(x), whole, atol=1e-5)
+    assert reader.predict_batch(x[:0]).shape == (0, 10)
 
 
 def test_requests_do_not_use_model_predict(reader):
