@@ -1,8 +1,9 @@
 """Latency of reading one drawing: preprocess + predict on an 800x800 RGBA canvas.
 
 Prints p50 / p99 for one canvas at a time and for batches of 32, for the
-app's path (`DigitReader`: a traced forward function) next to the same
-preprocessing followed by `model.predict`, in the same run.
+app's path (`DigitReader`: a traced forward function over three views of the
+drawing) next to the same reader with one view and to the same preprocessing
+followed by `model.predict`, in the same run.
 
     python benchmarks/latency.py [--model model/mnist.h5] [--repeats 300]
 """
@@ -58,7 +59,7 @@ def main() -> int:
     args = parser.parse_args()
 
     model = load_model_file(args.model)
-    reader = DigitReader(model)
+    reader, one_view = DigitReader(model), DigitReader(model, rotations=(0.0,))
     canvas = sketch_canvas()
     batch = [canvas] * BATCH
 
@@ -68,17 +69,18 @@ def main() -> int:
 
     cases = {
         "preprocess only, 1 canvas": lambda: preprocess(canvas),
-        "DigitReader.read, 1 canvas": lambda: reader.read(canvas),
+        f"DigitReader.read, 1 canvas, {len(reader.rotations)} views": lambda: reader.read(canvas),
+        "DigitReader.read, 1 canvas, 1 view": lambda: one_view.read(canvas),
         "preprocess + model.predict, 1 canvas": lambda: predict_baseline([canvas]),
-        f"DigitReader.read_many, {BATCH} canvases": lambda: reader.read_many(batch),
+        f"DigitReader.read_many, {BATCH} canvases, {len(reader.rotations)} views": lambda: reader.read_many(batch),
         f"preprocess + model.predict, {BATCH} canvases": lambda: predict_baseline(batch),
     }
     print(f"800x800 RGBA canvas; {args.repeats} timed calls each; model {args.model}; {os.cpu_count()} CPUs")
-    print(f"{'case':<44} {'p50 ms':>8} {'p99 ms':>8} {'ms/canvas':>10}")
+    print(f"{'case':<50} {'p50 ms':>8} {'p99 ms':>8} {'ms/canvas':>10}")
     for name, fn in cases.items():
-        times = timed(fn, args.repeats if "32" not in name else max(30, args.repeats // 10))
-        per = BATCH if str(BATCH) in name else 1
-        print(f"{name:<44} {np.percentile(times, 50):>8.2f} {np.percentile(times, 99):>8.2f} "
+        per = BATCH if f"{BATCH} canvases" in name else 1
+        times = timed(fn, args.repeats if per == 1 else max(30, args.repeats // 10))
+        print(f"{name:<50} {np.percentile(times, 50):>8.2f} {np.percentile(times, 99):>8.2f} "
               f"{np.percentile(times, 50) / per:>10.2f}")
     return 0
 

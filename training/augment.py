@@ -4,10 +4,10 @@ Two kinds:
 
 - `add_writing_styles` (once, before training, numpy + PIL): writing styles
   that MNIST, written by US Census staff and students, barely contains but
-  many users write: zeros with a slash, ones with a flag and a base, sevens
-  with a crossbar. Each styled digit goes back through the app's own
-  preprocessing (`fit_in_box`, `center_by_mass`) so it is framed like every
-  other input the model sees.
+  many users write: zeros with a slash, ones with a flag and a base, fives
+  whose top bar floats free of the stem, sevens with a crossbar. Each styled
+  digit goes back through the app's own preprocessing (`fit_in_box`,
+  `center_by_mass`) so it is framed like every other input the model sees.
 - `augment_batch` (every batch, Keras ops inside tf.data): a random affine
   warp (rotation, shear, zoom, shift) applied as one transform so strokes are
   resampled once, and random stroke-thickness changes.
@@ -25,8 +25,8 @@ from PIL import Image, ImageDraw
 from mnist_sketch.preprocess import center_by_mass, fit_in_box, stroke_width
 
 UPSCALE = 4  # styles are drawn at 4x so the added strokes are anti-aliased like MNIST's
-STYLED_CLASSES = (0, 1, 7)
-STYLE_PROB = 0.5  # share of zeros, ones and sevens shown in their restyled form, drawn anew per batch
+STYLED_CLASSES = (0, 1, 5, 7)
+STYLE_PROB = 0.5  # share of zeros, ones, fives and sevens shown in their restyled form, drawn anew per batch
 ROTATION_DEG = 15.0
 SHEAR = 0.3  # x-shear factor
 ZOOM = 0.12  # scale 1 +- ZOOM
@@ -62,7 +62,7 @@ def _style_zero(ink: np.ndarray, box: tuple[int, int, int, int], width: float, r
     angle = math.radians(rng.uniform(0, 90))
     # Half-length reaching the box edge along that direction, then a little past it (or short of it).
     reach = min((x1 - x0) / 2 / max(math.cos(angle), 1e-3), (y1 - y0) / 2 / max(math.sin(angle), 1e-3))
-    back, forth = reach * rng.uniform(0.8, 1.35, size=2)
+    back, forth = reach * rng.uniform(0.8, 1.8, size=2)
     dx, dy = math.cos(angle), -math.sin(angle)  # y points down: rising to the right
     return _draw_line(ink, [(cx - back * dx, cy - back * dy), (cx + forth * dx, cy + forth * dy)], width)
 
@@ -77,9 +77,28 @@ def _style_one(ink: np.ndarray, box: tuple[int, int, int, int], width: float, rn
     if rng.random() < 0.5:
         row = ink[y1 - 1] > 0.5
         bottom_x = float(np.mean(np.flatnonzero(row))) if row.any() else (x0 + x1) / 2
-        half = rng.uniform(0.15, 0.35) * h
+        half = rng.uniform(0.15, 0.5) * h
         out = _draw_line(out, [(bottom_x - half, y1), (bottom_x + half * rng.uniform(0.8, 1.2), y1)], width)
     return out
+
+
+def _style_five(ink: np.ndarray, box: tuple[int, int, int, int], width: float, rng: np.random.Generator) -> np.ndarray:
+    """The top bar lifted off the stem: a five written in two strokes that do not meet."""
+    x0, y0, x1, y1 = box
+    h = y1 - y0
+    band = slice(y0, min(y1, y0 + round(1.5 * width)))
+    cols = np.flatnonzero(ink[band].max(axis=0) > 0.5)
+    stem_x = float(cols[0]) if cols.size else float(x0)
+    bar_end = float(cols[-1]) if cols.size else float(x1)
+    cut = round(stem_x + width)
+    out = ink.copy()
+    out[band, cut:] = 0.0  # keep the stem's top, erase the bar
+    gap = rng.uniform(0.5, 1.5) * width
+    lift = rng.uniform(0.0, 0.15) * h
+    y_bar = y0 + width / 2 - lift
+    tilt = rng.uniform(-0.06, 0.06) * h
+    right = bar_end + rng.uniform(-0.1, 0.15) * h
+    return _draw_line(out, [(cut + gap, y_bar + tilt), (max(right, cut + gap + width), y_bar - tilt)], width)
 
 
 def _style_seven(ink: np.ndarray, box: tuple[int, int, int, int], width: float, rng: np.random.Generator) -> np.ndarray:
@@ -94,11 +113,11 @@ def _style_seven(ink: np.ndarray, box: tuple[int, int, int, int], width: float, 
     return _draw_line(ink, [(stem_x - half, y + tilt), (stem_x + half, y - tilt)], width)
 
 
-_STYLERS = {0: _style_zero, 1: _style_one, 7: _style_seven}
+_STYLERS = {0: _style_zero, 1: _style_one, 5: _style_five, 7: _style_seven}
 
 
 def style_digit(image: np.ndarray, label: int, rng: np.random.Generator) -> np.ndarray:
-    """One (28, 28) uint8 MNIST digit of class 0, 1 or 7 redrawn in the other style; uint8 (28, 28)."""
+    """One (28, 28) uint8 MNIST digit of a class in STYLED_CLASSES redrawn in the other style; uint8 (28, 28)."""
     big = np.asarray(Image.fromarray(image).resize((28 * UPSCALE,) * 2, Image.Resampling.BILINEAR), np.float32) / 255.0
     rows, cols = np.flatnonzero(big.max(axis=1) > 0.5), np.flatnonzero(big.max(axis=0) > 0.5)
     box = (int(cols[0]), int(rows[0]), int(cols[-1]), int(rows[-1]))
@@ -108,7 +127,7 @@ def style_digit(image: np.ndarray, label: int, rng: np.random.Generator) -> np.n
 
 
 def add_writing_styles(x: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
-    """Styled copies of uint8 images (n, 28, 28): classes 0, 1, 7 restyled, the rest unchanged."""
+    """Styled copies of uint8 images (n, 28, 28): the STYLED_CLASSES restyled, the rest unchanged."""
     rng = np.random.default_rng(seed)
     styled = x.copy()
     for i in np.flatnonzero(np.isin(y, STYLED_CLASSES)):
