@@ -67,18 +67,18 @@ def main() -> int:
         x = np.stack([preprocess(v) for v in values])[..., None]
         return model.predict(x, verbose=0)
 
-    cases = {
-        "preprocess only, 1 canvas": lambda: preprocess(canvas),
-        f"DigitReader.read, 1 canvas, {len(reader.rotations)} views": lambda: reader.read(canvas),
-        "DigitReader.read, 1 canvas, 1 view": lambda: one_view.read(canvas),
-        "preprocess + model.predict, 1 canvas": lambda: predict_baseline([canvas]),
-        f"DigitReader.read_many, {BATCH} canvases, {len(reader.rotations)} views": lambda: reader.read_many(batch),
-        f"preprocess + model.predict, {BATCH} canvases": lambda: predict_baseline(batch),
-    }
+    views = len(reader.rotations)
+    cases = [  # (name, canvases per call, call)
+        ("preprocess only, 1 canvas", 1, lambda: preprocess(canvas)),
+        (f"DigitReader.read, 1 canvas, {views} views", 1, lambda: reader.read(canvas)),
+        ("DigitReader.read, 1 canvas, 1 view", 1, lambda: one_view.read(canvas)),
+        ("preprocess + model.predict, 1 canvas", 1, lambda: predict_baseline([canvas])),
+        (f"DigitReader.read_many, {BATCH} canvases, {views} views", BATCH, lambda: reader.read_many(batch)),
+        (f"preprocess + model.predict, {BATCH} canvases", BATCH, lambda: predict_baseline(batch)),
+    ]
     print(f"800x800 RGBA canvas; {args.repeats} timed calls each; model {args.model}; {os.cpu_count()} CPUs")
     print(f"{'case':<50} {'p50 ms':>8} {'p99 ms':>8} {'ms/canvas':>10}")
-    for name, fn in cases.items():
-        per = BATCH if f"{BATCH} canvases" in name else 1
+    for name, per, fn in cases:
         times = timed(fn, args.repeats if per == 1 else max(30, args.repeats // 10))
         print(f"{name:<50} {np.percentile(times, 50):>8.2f} {np.percentile(times, 99):>8.2f} "
               f"{np.percentile(times, 50) / per:>10.2f}")

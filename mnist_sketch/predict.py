@@ -26,7 +26,7 @@ EMPTY_MESSAGE = "Draw a digit (0-9) on the canvas."
 # benchmark's pen-drawn digits it reads about 0.15 points more right, and it lifts MNIST test
 # accuracy too (benchmarks/RESULTS.md), for two more 28x28 images per model call.
 VIEW_ROTATIONS_DEG = (0.0, -10.0, 10.0)
-CHUNK = 1024  # images per model call in predict_batch: about 0.5 GB of activations with three views
+CHUNK = 1024  # images per model call in predict_batch: under 1 GB of activations with three views
 
 
 @dataclass(frozen=True)
