@@ -75,6 +75,7 @@ def test_metrics_are_complete(trained, small_mnist):
     out, _ = trained
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs"] == 4 and metrics["batch_size"] == 64 and metrics["seed"] == 3
+    assert metrics["ema_momentum"] == pytest.approx(1 - 8 / (4 * 55))  # 3,500 images in batches of 64
     assert metrics["train_images"] == 3500 and metrics["validation_images"] == 500 and metrics["test_images"] == 1000
     assert set(metrics["per_class_accuracy"]) == {str(d) for d in range(10)}
     assert set(metrics["ece"]) == {"validation_before", "validation_after", "test_before", "test_after"}
@@ -174,3 +175,11 @@ def test_interrupted_run_resumes_from_last_finished_epoch(tmp_path, small_mnist)
     assert epochs == ["0", "1", "2"]  # each epoch once, none repeated
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs_this_run"] < 3
+
+
+def test_weight_average_spans_two_epochs_or_an_eighth_of_a_short_run():
+    from training.train import ema_momentum
+
+    assert ema_momentum(20 * 430) == pytest.approx(0.999)  # the full run: about the last 1,000 steps
+    assert ema_momentum(220) == pytest.approx(1 - 8 / 220)  # a short run is not dominated by its start
+    assert 0.0 <= ema_momentum(1) < 1.0

@@ -1,16 +1,20 @@
 """Training-time augmentation that makes MNIST look like what people draw on a sketchpad.
 
-Two kinds:
+Three kinds:
 
 - `add_writing_styles` (once, before training, numpy + PIL): writing styles
   that MNIST, written by US Census staff and students, barely contains but
-  many users write: zeros with a slash, ones with a flag and a base, fives
-  whose top bar floats free of the stem, sevens with a crossbar. Each styled
-  digit goes back through the app's own preprocessing (`fit_in_box`,
-  `center_by_mass`) so it is framed like every other input the model sees.
+  many users write: zeros with a slash or an upright phi stroke, ones with a
+  flag and a base, fives whose top bar floats free of the stem, sevens with a
+  crossbar. Each styled digit goes back through the app's own framing
+  (`fit_in_box`, `center_by_mass`).
+- `mix_app_view` (once, before training): half the digits re-framed by the
+  app's whole `preprocess` (stroke width normalised, refitted, recentred), so
+  the model learns the exact look of what it reads at inference.
 - `augment_batch` (every batch, Keras ops inside tf.data): a random affine
   warp (rotation, shear, zoom, shift) applied as one transform so strokes are
-  resampled once, and random stroke-thickness changes.
+  resampled once, random stroke-thickness changes, and a rescale to
+  full-strength ink, as the app delivers.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image, ImageDraw
 
-from mnist_sketch.preprocess import center_by_mass, fit_in_box, stroke_width
+from mnist_sketch.preprocess import EmptyDrawing, center_by_mass, fit_in_box, preprocess, stroke_width
 
 UPSCALE = 4  # styles are drawn at 4x so the added strokes are anti-aliased like MNIST's
 STYLED_CLASSES = (0, 1, 5, 7)
@@ -32,6 +36,7 @@ SHEAR = 0.3  # x-shear factor
 ZOOM = 0.12  # scale 1 +- ZOOM
 SHIFT_PX = 2.0
 THICKNESS = (-0.5, 1.0)  # blend towards a 3x3 erosion (< 0) or dilation (> 0)
+APP_VIEW_PROB = 0.5  # share of digits shown as the app's preprocessing frames them
 FILL_PROB = 0.12  # share of digits whose small loops are filled, as a fat brush on a small drawing does
 
 
@@ -39,7 +44,7 @@ def recipe() -> dict[str, float]:
     """The augmentation parameters, for metrics.json and the model card."""
     return {"style_prob": STYLE_PROB, "rotation_deg": ROTATION_DEG, "shear": SHEAR, "zoom": ZOOM,
             "shift_px": SHIFT_PX, "thickness_min": THICKNESS[0], "thickness_max": THICKNESS[1],
-            "fill_prob": FILL_PROB}
+            "fill_prob": FILL_PROB, "app_view_prob": APP_VIEW_PROB}
 
 
 def _draw_line(ink: np.ndarray, points: list[tuple[float, float]], width: float) -> np.ndarray:
@@ -54,15 +59,17 @@ def _draw_line(ink: np.ndarray, points: list[tuple[float, float]], width: float)
 
 
 def _style_zero(ink: np.ndarray, box: tuple[int, int, int, int], width: float, rng: np.random.Generator) -> np.ndarray:
-    """A slash through the zero, from flat (a theta) through rising to the right to upright (a phi),
-    overshooting its outline or stopping short of it."""
+    """A slash through the zero: from flat (a theta) through rising to the right, overshooting its
+    outline or stopping short of it; or, a third of the time, an upright stroke far past the top and
+    bottom of the zero (a phi, as many Scandinavian and Australian writers draw it)."""
     x0, y0, x1, y1 = box
     cx = (x0 + x1) / 2 + rng.uniform(-0.1, 0.1) * (x1 - x0)
     cy = (y0 + y1) / 2 + rng.uniform(-0.1, 0.1) * (y1 - y0)
-    angle = math.radians(rng.uniform(0, 90))
-    # Half-length reaching the box edge along that direction, then a little past it (or short of it).
-    reach = min((x1 - x0) / 2 / max(math.cos(angle), 1e-3), (y1 - y0) / 2 / max(math.sin(angle), 1e-3))
-    back, forth = reach * rng.uniform(0.8, 1.8, size=2)
+    phi = rng.random() < 1 / 3
+    angle = math.radians(rng.uniform(80, 100) if phi else rng.uniform(0, 90))
+    # Half-length reaching the box edge along that direction, then past it (or short of it).
+    reach = min((x1 - x0) / 2 / max(abs(math.cos(angle)), 1e-3), (y1 - y0) / 2 / max(math.sin(angle), 1e-3))
+    back, forth = reach * rng.uniform(*((1.2, 2.0) if phi else (0.8, 1.8)), size=2)
     dx, dy = math.cos(angle), -math.sin(angle)  # y points down: rising to the right
     return _draw_line(ink, [(cx - back * dx, cy - back * dy), (cx + forth * dx, cy + forth * dy)], width)
 
@@ -72,7 +79,7 @@ def _style_one(ink: np.ndarray, box: tuple[int, int, int, int], width: float, rn
     x0, y0, x1, y1 = box
     h = y1 - y0
     top_x = float(np.mean(np.flatnonzero(ink[y0 + 1] > 0.5) if (ink[y0 + 1] > 0.5).any() else [(x0 + x1) / 2]))
-    length, angle = rng.uniform(0.15, 0.6) * h, math.radians(rng.uniform(10, 65))
+    length, angle = rng.uniform(0.2, 0.7) * h, math.radians(rng.uniform(15, 60))
     out = _draw_line(ink, [(top_x, y0), (top_x - length * math.cos(angle), y0 + length * math.sin(angle))], width)
     if rng.random() < 0.5:
         row = ink[y1 - 1] > 0.5
@@ -83,7 +90,8 @@ def _style_one(ink: np.ndarray, box: tuple[int, int, int, int], width: float, rn
 
 
 def _style_five(ink: np.ndarray, box: tuple[int, int, int, int], width: float, rng: np.random.Generator) -> np.ndarray:
-    """The top bar lifted off the stem: a five written in two strokes that do not meet."""
+    """The top bar lifted off the stem: a five written in two strokes that do not meet. Half the
+    time the stem is cut short as well, leaving a hooked bowl under a floating bar."""
     x0, y0, x1, y1 = box
     h = y1 - y0
     band = slice(y0, min(y1, y0 + round(1.5 * width)))
@@ -93,8 +101,11 @@ def _style_five(ink: np.ndarray, box: tuple[int, int, int, int], width: float, r
     cut = round(stem_x + width)
     out = ink.copy()
     out[band, cut:] = 0.0  # keep the stem's top, erase the bar
-    gap = rng.uniform(0.5, 1.5) * width
-    lift = rng.uniform(0.0, 0.15) * h
+    gap = rng.uniform(0.5, 3.0) * width
+    if rng.random() < 0.5:
+        out[y0 : y0 + round(rng.uniform(0.15, 0.35) * h), :cut] = 0.0
+        gap = rng.uniform(-1.0, 2.0) * width
+    lift = rng.uniform(0.0, 0.2) * h
     y_bar = y0 + width / 2 - lift
     tilt = rng.uniform(-0.06, 0.06) * h
     right = bar_end + rng.uniform(-0.1, 0.15) * h
@@ -134,6 +145,25 @@ def add_writing_styles(x: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
         if (x[i] > 127).sum() >= 3:  # skip the rare near-empty digit
             styled[i] = style_digit(x[i], int(y[i]), rng)
     return styled
+
+
+def app_view(x: np.ndarray) -> np.ndarray:
+    """uint8 images (n, 28, 28) re-framed by the app's own `preprocess`; uint8 (n, 28, 28)."""
+    out = x.copy()
+    for i, image in enumerate(x):
+        try:
+            out[i] = np.rint(preprocess(image) * 255.0).astype(np.uint8)
+        except EmptyDrawing:  # the rare near-empty MNIST digit stays as it is
+            pass
+    return out
+
+
+def mix_app_view(x: np.ndarray, seed: int, prob: float = APP_VIEW_PROB) -> np.ndarray:
+    """`x` with a random `prob` share of its images replaced by their `app_view`."""
+    pick = np.random.default_rng(seed).random(len(x)) < prob
+    out = x.copy()
+    out[pick] = app_view(x[pick])
+    return out
 
 
 def _affine_transforms(batch: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
@@ -183,6 +213,13 @@ def _fill_small_loops(batch: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     return tf.where(u < FILL_PROB / 2, closed5, tf.where(u < FILL_PROB, closed3, batch))
 
 
+def _full_strength(batch: tf.Tensor) -> tf.Tensor:
+    """Rescale each image so its brightest pixel is 1: warping and thinning dim the strokes, while the
+    app's preprocessing always delivers full-strength ink."""
+    peak = tf.reduce_max(batch, axis=[1, 2, 3], keepdims=True)
+    return batch / tf.maximum(peak, 0.1)
+
+
 def augment_batch(images: tf.Tensor, styled: tf.Tensor, seed: tf.Tensor, style_prob: float = STYLE_PROB) -> tf.Tensor:
     """Augment a float batch (b, 28, 28, 1) in [0, 1]; `styled` holds each image's restyled copy.
 
@@ -195,4 +232,4 @@ def augment_batch(images: tf.Tensor, styled: tf.Tensor, seed: tf.Tensor, style_p
     images = _fill_small_loops(images, seeds[3])
     images = _change_thickness(images, seeds[1])
     images = keras.ops.image.affine_transform(images, _affine_transforms(images, seeds[2]), fill_value=0)
-    return tf.clip_by_value(images, 0.0, 1.0)
+    return _full_strength(tf.clip_by_value(images, 0.0, 1.0))
