@@ -8,7 +8,7 @@ white RGB), reads each with the app's full pipeline (`mnist_sketch.preprocess`
 baselines in the same run: the same pipeline with the model run once per drawing
 (no turned views), and a naive resize of the whole canvas to 28x28.
 
-    python benchmarks/sketch_accuracy.py [--model model/mnist.h5] [--every 1] [--workers 2]
+    python benchmarks/sketch_accuracy.py [--model model/mnist.h5] [--every 1] [--workers 2] [--stroke-width W]
 
 UNIPEN is a measuring set only: nothing trains on it.
 """
@@ -28,6 +28,7 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+import mnist_sketch.preprocess as preprocessing  # noqa: E402
 from mnist_sketch.preprocess import EmptyDrawing, ink_map, preprocess  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
@@ -55,8 +56,9 @@ def _render_and_prepare(i: int) -> list[tuple[str, np.ndarray | None, np.ndarray
     return out
 
 
-def _init_worker(path: str) -> None:
+def _init_worker(path: str, stroke_width: float) -> None:
     global _data
+    preprocessing.STROKE_WIDTH = stroke_width
     sys.path.insert(0, str(SHARED / "tools"))
     with np.load(path) as z:
         _data = {k: z[k] for k in z.files}
@@ -68,6 +70,8 @@ def main() -> int:
     parser.add_argument("--strokes", type=Path, default=STROKES)
     parser.add_argument("--every", type=int, default=1, help="use every Nth sample (faster, less precise)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--stroke-width", type=float, default=preprocessing.STROKE_WIDTH,
+                        help="normalise strokes to this width (px at 28x28) instead of the app's (for tuning)")
     args = parser.parse_args()
     if not args.strokes.is_file():
         print(f"error: no stroke data at {args.strokes} (see ../shared/data/README.md)", file=sys.stderr)
@@ -77,7 +81,7 @@ def main() -> int:
         labels = z["labels"]
     indices = list(range(0, len(labels), args.every))
     start = time.perf_counter()
-    with Pool(args.workers, _init_worker, (str(args.strokes),)) as pool:  # before TensorFlow is imported
+    with Pool(args.workers, _init_worker, (str(args.strokes), args.stroke_width)) as pool:  # before TensorFlow is imported
         rendered = pool.map(_render_and_prepare, indices, chunksize=16)
     prep_seconds = time.perf_counter() - start
 
@@ -103,7 +107,8 @@ def main() -> int:
         return float((best == truth[mask, None]).any(axis=1).mean())
 
     print(f"{len(indices)} UNIPEN samples x 6 variants = {len(truth)} drawings; model {args.model}; "
-          f"rendering + preprocessing {prep_seconds:.0f} s with {args.workers} workers")
+          f"strokes normalised to {args.stroke_width} px; rendering + preprocessing {prep_seconds:.0f} s "
+          f"with {args.workers} workers")
     print(f"views averaged: {reader.rotations} degrees; 'one view' runs the model once per drawing")
     print(f"{'variant':<16} {'top-1':>7} {'top-3':>7}   {'one view top-1':>14}   {'naive top-1':>11} {'naive top-3':>11}")
     rows = defaultdict(list)
