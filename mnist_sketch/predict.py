@@ -16,14 +16,14 @@ from mnist_sketch.preprocess import EmptyDrawing, preprocess
 
 # Below this calibrated top probability a reading is marked uncertain. On the
 # 47,274 pen-drawn renderings of benchmarks/sketch_accuracy.py it flags 1.2 % of
-# drawings, which are read right only 54 % of the time (a coin flip between the
-# top two), against 98.2 % for the rest; a higher threshold would mostly flag
+# drawings, which are read right only 53 % of the time (a coin flip between the
+# top two), against 98.5 % for the rest; a higher threshold would mostly flag
 # readings that are right (see benchmarks/RESULTS.md).
 UNCERTAIN_BELOW = 0.6
 EMPTY_MESSAGE = "Draw a digit (0-9) on the canvas."
 # The reader averages the model over the drawing and two copies turned 10 degrees either way
 # (test-time augmentation): people tilt their digits more than MNIST's writers did. On the
-# benchmark's pen-drawn digits it reads about 0.15 points more right, and it lifts MNIST test
+# benchmark's pen-drawn digits it reads about 0.1 points more right, and it lifts MNIST test
 # accuracy too (benchmarks/RESULTS.md), for two more 28x28 images per model call.
 VIEW_ROTATIONS_DEG = (0.0, -10.0, 10.0)
 CHUNK = 1024  # images per model call in predict_batch: under 1 GB of activations with three views
