@@ -28,12 +28,12 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-import mnist_sketch.preprocess as preprocessing  # noqa: E402
-from mnist_sketch.preprocess import EmptyDrawing, ink_map, preprocess  # noqa: E402
+from mnist_sketch.preprocess import STROKE_WIDTH, EmptyDrawing, ink_map, preprocess  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 STROKES = SHARED / "data" / "unipen_dev_strokes.npz"
 _data: dict | None = None
+_stroke_width = STROKE_WIDTH
 
 
 def naive_resize(image: np.ndarray) -> np.ndarray:
@@ -49,7 +49,7 @@ def _render_and_prepare(i: int) -> list[tuple[str, np.ndarray | None, np.ndarray
     out = []
     for name, image in standard_variants(strokes_of(_data, i), seed=i):
         try:
-            prepared = preprocess(image)
+            prepared = preprocess(image, _stroke_width)
         except EmptyDrawing:
             prepared = None
         out.append((name, prepared, naive_resize(image)))
@@ -57,8 +57,8 @@ def _render_and_prepare(i: int) -> list[tuple[str, np.ndarray | None, np.ndarray
 
 
 def _init_worker(path: str, stroke_width: float) -> None:
-    global _data
-    preprocessing.STROKE_WIDTH = stroke_width
+    global _data, _stroke_width
+    _stroke_width = stroke_width
     sys.path.insert(0, str(SHARED / "tools"))
     with np.load(path) as z:
         _data = {k: z[k] for k in z.files}
@@ -70,7 +70,7 @@ def main() -> int:
     parser.add_argument("--strokes", type=Path, default=STROKES)
     parser.add_argument("--every", type=int, default=1, help="use every Nth sample (faster, less precise)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--stroke-width", type=float, default=preprocessing.STROKE_WIDTH,
+    parser.add_argument("--stroke-width", type=float, default=STROKE_WIDTH,
                         help="normalise strokes to this width (px at 28x28) instead of the app's (for tuning)")
     args = parser.parse_args()
     if not args.strokes.is_file():
