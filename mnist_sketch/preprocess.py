@@ -292,8 +292,9 @@ def center_by_mass(ink: np.ndarray, size: int = MNIST_SIZE) -> np.ndarray:
 def preprocess(value: Any, stroke_width: float = STROKE_WIDTH) -> np.ndarray:
     """Any supported input (see `load_image`) -> (28, 28) float32 MNIST-like ink in [0, 1].
 
-    `stroke_width` (px at 28x28) is the width strokes are normalised to. Raises InvalidImage for input that is not an image and EmptyDrawing for
-    an image with nothing drawn on it.
+    `stroke_width` (px at 28x28) is the width strokes are normalised to. Raises
+    InvalidImage for input that is not an image and EmptyDrawing for an image
+    with nothing drawn on it.
     """
     ink = crop_to_ink(downscale_huge(ink_map(load_image(value))))
     work = resize_longer_side(ink, WORK_SIZE)
