@@ -15,8 +15,8 @@ from mnist_sketch.model import INPUT_SHAPE, NUM_CLASSES
 from mnist_sketch.preprocess import EmptyDrawing, preprocess
 
 # Below this calibrated top probability a reading is marked uncertain. On the
-# 47,274 pen-drawn renderings of benchmarks/sketch_accuracy.py it flags 1.2 % of
-# drawings, which are read right only 53 % of the time (a coin flip between the
+# 47,274 pen-drawn renderings of benchmarks/sketch_accuracy.py it flags 1.1 % of
+# drawings, which are read right only 56 % of the time (a coin flip between the
 # top two), against 98.5 % for the rest; a higher threshold would mostly flag
 # readings that are right (see benchmarks/RESULTS.md).
 UNCERTAIN_BELOW = 0.6
