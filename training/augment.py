@@ -11,6 +11,10 @@ Three kinds:
 - `mix_app_view` (once, before training): half the digits re-framed by the
   app's whole `preprocess` (stroke width normalised, refitted, recentred), so
   the model learns the exact look of what it reads at inference.
+- `mix_pen_view` (once, before training): a share of the digits thinned to
+  their skeleton and redrawn with an anti-aliased round pen of a random width,
+  the look of a digit drawn with a pen (uniform width, round ends) rather than
+  scanned from paper.
 - `augment_batch` (every batch, Keras ops inside tf.data): a random affine
   warp (rotation, shear, zoom, shift) applied as one transform so strokes are
   resampled once, random stroke-thickness changes, and a rescale to
@@ -25,6 +29,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 from PIL import Image, ImageDraw
+from scipy import ndimage
+from skimage.morphology import skeletonize
 
 from mnist_sketch.preprocess import EmptyDrawing, center_by_mass, fit_in_box, preprocess, stroke_width
 
@@ -40,13 +46,16 @@ APP_VIEW_PROB = 0.5  # share of digits shown as the app's preprocessing frames t
 # Share of digits whose small loops are filled, as a fat brush on a small drawing does; 0.2 reads
 # more drawings than 0.12 at the same MNIST accuracy (benchmarks/RESULTS.md, third search).
 FILL_PROB = 0.2
+PEN_PROB = 0.0  # share of digits redrawn with a round pen along their skeleton (train.py's --pen-prob)
+PEN_WIDTH = (2.2, 3.4)  # pen widths drawn from, in px at 28x28: around the app's STROKE_WIDTH of 2.8
 
 
-def recipe() -> dict[str, float]:
+def recipe(pen_prob: float = PEN_PROB) -> dict[str, float]:
     """The augmentation parameters, for metrics.json and the model card."""
     return {"style_prob": STYLE_PROB, "rotation_deg": ROTATION_DEG, "shear": SHEAR, "zoom": ZOOM,
             "shift_px": SHIFT_PX, "thickness_min": THICKNESS[0], "thickness_max": THICKNESS[1],
-            "fill_prob": FILL_PROB, "app_view_prob": APP_VIEW_PROB}
+            "fill_prob": FILL_PROB, "app_view_prob": APP_VIEW_PROB, "pen_prob": pen_prob,
+            "pen_width_min": PEN_WIDTH[0], "pen_width_max": PEN_WIDTH[1]}
 
 
 def _draw_line(ink: np.ndarray, points: list[tuple[float, float]], width: float) -> np.ndarray:
@@ -165,6 +174,35 @@ def mix_app_view(x: np.ndarray, seed: int, prob: float = APP_VIEW_PROB) -> np.nd
     pick = np.random.default_rng(seed).random(len(x)) < prob
     out = x.copy()
     out[pick] = app_view(x[pick])
+    return out
+
+
+def pen_redraw(image: np.ndarray, width: float) -> np.ndarray:
+    """One uint8 (28, 28) digit thinned to its skeleton and redrawn with a round pen `width` px wide.
+
+    The skeleton is taken at UPSCALE x; every pixel within width / 2 of it is
+    inked there, and area-averaging back to 28x28 anti-aliases the strokes.
+    The result is framed like MNIST again (20x20 box, centred by mass): uint8 (28, 28).
+    """
+    size = 28 * UPSCALE
+    inked = np.asarray(Image.fromarray(image).resize((size, size), Image.Resampling.BILINEAR)) > 127
+    skeleton = skeletonize(inked)
+    if not skeleton.any():  # the rare near-empty digit stays as it is
+        return image
+    distance = ndimage.distance_transform_edt(~skeleton)
+    pen = (distance <= width * UPSCALE / 2).astype(np.float32)
+    small = pen.reshape(28, UPSCALE, 28, UPSCALE).mean(axis=(1, 3))
+    return np.rint(center_by_mass(fit_in_box(small)) * 255.0).astype(np.uint8)
+
+
+def mix_pen_view(x: np.ndarray, seed: int, prob: float = PEN_PROB) -> np.ndarray:
+    """`x` (n, 28, 28) uint8 with a random `prob` share redrawn by `pen_redraw`, pen widths uniform in PEN_WIDTH."""
+    rng = np.random.default_rng(seed)
+    pick = np.flatnonzero(rng.random(len(x)) < prob)
+    widths = rng.uniform(*PEN_WIDTH, size=len(pick))
+    out = x.copy()
+    for i, width in zip(pick, widths):
+        out[i] = pen_redraw(x[i], width)
     return out
 
 

@@ -47,6 +47,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-augment", dest="augment", action="store_false",
                         help="train on plain MNIST with a constant learning rate and no weight averaging "
                              "(the seed recipe)")
+    parser.add_argument("--pen-prob", type=float, default=None,
+                        help="share of training digits redrawn with a round pen along their skeleton "
+                             "(default: the recipe's %(default)s)")
+    parser.add_argument("--teachers", type=Path, nargs="+", metavar="MNIST_H5",
+                        help="distil: train on the averaged, softened predictions of these trained models too")
+    parser.add_argument("--distill-alpha", type=float, default=None,
+                        help="with --teachers: weight of the true labels in the loss (default: 0.1)")
+    parser.add_argument("--distill-temperature", type=float, default=None,
+                        help="with --teachers: softening temperature (default: 2)")
     parser.add_argument("--validation-size", type=int, default=VALIDATION_SIZE,
                         help="how many of the last training images validate (default: %(default)s)")
     parser.add_argument("--overwrite", action="store_true", help="replace a finished model folder")
@@ -58,6 +67,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.learning_rate = 2e-3 if args.augment else 1e-3
     if args.epochs < 1 or args.batch_size < 1:
         parser.error("--epochs and --batch-size must be at least 1")
+    if args.pen_prob is not None and not 0.0 <= args.pen_prob <= 1.0:
+        parser.error("--pen-prob must be between 0 and 1")
+    if args.teachers:
+        missing = [str(p) for p in args.teachers if not p.is_file()]
+        if missing:
+            parser.error(f"--teachers: no model file at {', '.join(missing)}")
+    elif args.distill_alpha is not None or args.distill_temperature is not None:
+        parser.error("--distill-alpha and --distill-temperature need --teachers")
     return args
 
 
@@ -78,11 +95,14 @@ def model_input(x: np.ndarray) -> np.ndarray:
     return (x.astype(np.float32) / 255.0)[..., None]
 
 
-def make_datasets(data: Mnist, batch_size: int, augment: bool, seed: int):
-    """tf.data pipelines: (batch, 28, 28, 1) float ink in [0, 1] with one-hot (batch, 10) labels."""
+def make_datasets(data: Mnist, batch_size: int, augment: bool, seed: int, pen_prob: float = 0.0):
+    """tf.data pipelines: (batch, 28, 28, 1) float ink in [0, 1] with one-hot (batch, 10) labels.
+
+    With `augment`, `pen_prob` of the digits are redrawn with a round pen (`mix_pen_view`).
+    """
     import tensorflow as tf
 
-    from training.augment import add_writing_styles, augment_batch, mix_app_view
+    from training.augment import add_writing_styles, augment_batch, mix_app_view, mix_pen_view
 
     def one_hot(y: np.ndarray) -> np.ndarray:
         return np.eye(10, dtype=np.float32)[y]
@@ -94,8 +114,9 @@ def make_datasets(data: Mnist, batch_size: int, augment: bool, seed: int):
         train = train.shuffle(len(x_train), seed=seed).batch(batch_size)
         return train.prefetch(tf.data.AUTOTUNE), val
 
-    styled = model_input(mix_app_view(add_writing_styles(data.x_train, data.y_train, seed), seed + 1))
-    x_train = model_input(mix_app_view(data.x_train, seed))
+    styled = mix_app_view(add_writing_styles(data.x_train, data.y_train, seed), seed + 1)
+    styled = model_input(mix_pen_view(styled, seed + 3, pen_prob))
+    x_train = model_input(mix_pen_view(mix_app_view(data.x_train, seed), seed + 2, pen_prob))
     batches = tf.data.Dataset.from_tensor_slices((x_train, styled, y_train))
     batches = batches.shuffle(len(x_train), seed=seed).batch(batch_size)
     # One fresh stateless seed per batch, different in every epoch.
@@ -105,6 +126,11 @@ def make_datasets(data: Mnist, batch_size: int, augment: bool, seed: int):
         num_parallel_calls=tf.data.AUTOTUNE,
     )
     return train.prefetch(tf.data.AUTOTUNE), val
+
+
+def total_steps(data: Mnist, args: argparse.Namespace) -> int:
+    """Optimizer steps of the whole run."""
+    return args.epochs * int(np.ceil(len(data.x_train) / args.batch_size))
 
 
 def ema_momentum(total_steps: int) -> float:
@@ -122,19 +148,27 @@ def train_model(data: Mnist, args: argparse.Namespace):
     from mnist_sketch.model import build_model
 
     keras.utils.set_random_seed(args.seed)
-    train, val = make_datasets(data, args.batch_size, args.augment, args.seed)
-    steps = int(np.ceil(len(data.x_train) / args.batch_size))
-    rate = (keras.optimizers.schedules.CosineDecay(args.learning_rate, args.epochs * steps, alpha=0.01)
+    train, val = make_datasets(data, args.batch_size, args.augment, args.seed, args.pen_prob)
+    steps = total_steps(data, args)
+    rate = (keras.optimizers.schedules.CosineDecay(args.learning_rate, steps, alpha=0.01)
             if args.augment else args.learning_rate)
     model = build_model()
-    optimizer = keras.optimizers.Adam(rate, use_ema=args.augment, ema_momentum=ema_momentum(args.epochs * steps))
-    model.compile(optimizer=optimizer, loss="categorical_crossentropy", metrics=["accuracy"])
+    optimizer = keras.optimizers.Adam(rate, use_ema=args.augment, ema_momentum=ema_momentum(steps))
+    if args.teachers:
+        from training.distill import Distiller, load_teachers
+
+        trainer = Distiller(model, load_teachers(args.teachers), args.distill_alpha, args.distill_temperature)
+        trainer.build(model.input_shape)  # BackupAndRestore needs a built model
+        trainer.compile(optimizer=optimizer, metrics=["accuracy"])
+    else:
+        trainer = model
+        trainer.compile(optimizer=optimizer, loss="categorical_crossentropy", metrics=["accuracy"])
     callbacks = [
         keras.callbacks.BackupAndRestore(str(args.out / BACKUP_DIR)),
         keras.callbacks.CSVLogger(str(args.out / "history.csv"), append=True),
     ]
     start = time.perf_counter()
-    history = model.fit(train, validation_data=val, epochs=args.epochs, callbacks=callbacks, verbose=2)
+    history = trainer.fit(train, validation_data=val, epochs=args.epochs, callbacks=callbacks, verbose=2)
     return model, len(history.epoch), time.perf_counter() - start
 
 
@@ -186,9 +220,14 @@ def run(args: argparse.Namespace) -> dict:
     prepare_output(args.out, args.overwrite)
     data = load_mnist(args.data, args.validation_size)  # fails fast, before TensorFlow is imported
 
-    from training.augment import recipe as augmentation_recipe
+    from training import augment, distill
     from training.card import write_card
     from training.plots import plot_confusion_matrix, plot_training_curves
+
+    args.pen_prob = augment.PEN_PROB if args.pen_prob is None else args.pen_prob
+    if args.teachers:
+        args.distill_alpha = distill.ALPHA if args.distill_alpha is None else args.distill_alpha
+        args.distill_temperature = distill.TEMPERATURE if args.distill_temperature is None else args.distill_temperature
 
     print(f"MNIST: {len(data.x_train)} train, {len(data.x_val)} validation, {len(data.x_test)} test images "
           f"(sha256 {data.sha256[:12]}); augmentation {'on' if args.augment else 'off'}", flush=True)
@@ -200,9 +239,11 @@ def run(args: argparse.Namespace) -> dict:
         "epochs": args.epochs,
         "batch_size": args.batch_size,
         "learning_rate": args.learning_rate,
-        "ema_momentum": model.optimizer.ema_momentum if model.optimizer.use_ema else None,
+        "ema_momentum": ema_momentum(total_steps(data, args)) if args.augment else None,
         "augment": args.augment,
-        "augmentation": augmentation_recipe() if args.augment else None,
+        "augmentation": augment.recipe(args.pen_prob) if args.augment else None,
+        "distillation": {"teachers": [str(p) for p in args.teachers], "alpha": args.distill_alpha,
+                         "temperature": args.distill_temperature} if args.teachers else None,
         "seed": args.seed,
         "train_images": len(data.x_train),
         "validation_images": len(data.x_val),
