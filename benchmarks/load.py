@@ -1,11 +1,12 @@
 """Load on the app's API: 32 concurrent gradio_client clients x 50 requests, next to 1 client x 50.
 
 Starts `python app.py` on a free loopback port with the bundled model (or
-uses a running app given with --url), then sends a drawn 800x800 canvas as a
-Sketchpad value to /predict: first from one client, then from 32 clients at
-once (one thread and one Client each). Every answer must read the digit that
-was drawn; any error or wrong answer fails the run. Prints throughput and
-p50 / p99 latency per scenario.
+uses a running app given with --url), then reads a drawn 7 both ways the API
+takes it: as the stroke pad's value to /predict_strokes, and as an 800x800 PNG
+canvas in a Sketchpad value to /predict; each first from one client, then from
+32 clients at once (one thread and one Client each). Every answer must read
+the digit that was drawn; any error or wrong answer fails the run. Prints
+throughput and p50 / p99 latency per scenario.
 
     python benchmarks/load.py [--url http://127.0.0.1:7860/] [--clients 32] [--requests 50]
 """
@@ -25,8 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "examples"))
-from make_examples import draw  # noqa: E402  (the app's example digits, drawn like its canvas)
+sys.path.insert(0, str(ROOT))
+from mnist_sketch.example_digits import draw_png, pad_value  # noqa: E402  (the app's example digits)
 
 DIGIT = 7
 REQUEST_TIMEOUT_S = 120  # one request; the whole run is bounded by clients x requests x this
@@ -71,17 +72,25 @@ def start_app() -> tuple[str, subprocess.Popen]:
     return url, process
 
 
-def run_client(url: str, canvas: Path, requests: int) -> tuple[list[float], list[str]]:
+def payload(endpoint: str, canvas: Path):
+    """What a client sends to `endpoint`: the pad's strokes of a 7, or the 7's canvas as a Sketchpad value."""
+    from gradio_client import handle_file
+
+    if endpoint == "/predict_strokes":
+        return pad_value(str(DIGIT))
+    return {"background": None, "layers": [], "composite": handle_file(str(canvas))}
+
+
+def run_client(url: str, endpoint: str, canvas: Path, requests: int) -> tuple[list[float], list[str]]:
     """One Client sending `requests` predictions one after another: (latencies in s, errors)."""
-    from gradio_client import Client, handle_file
+    from gradio_client import Client
 
     client = Client(url, verbose=False, download_files=False)
     latencies, errors = [], []
     for _ in range(requests):
         start = time.perf_counter()
         try:
-            value = {"background": None, "layers": [], "composite": handle_file(str(canvas))}
-            label, _, _ = client.submit(value, api_name="/predict").result(timeout=REQUEST_TIMEOUT_S)
+            label, _, _ = client.submit(payload(endpoint, canvas), api_name=endpoint).result(timeout=REQUEST_TIMEOUT_S)
             if (label or {}).get("label") != str(DIGIT):
                 errors.append(f"read {label!r} instead of {DIGIT}")
         except Exception as exc:  # a benchmark counts every failure, whatever it is
@@ -90,15 +99,15 @@ def run_client(url: str, canvas: Path, requests: int) -> tuple[list[float], list
     return latencies, errors
 
 
-def scenario(url: str, canvas: Path, clients: int, requests: int) -> dict:
+def scenario(url: str, endpoint: str, canvas: Path, clients: int, requests: int) -> dict:
     start = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
-        results = list(pool.map(lambda _: run_client(url, canvas, requests), range(clients)))
+        results = list(pool.map(lambda _: run_client(url, endpoint, canvas, requests), range(clients)))
     wall = time.perf_counter() - start
     latencies = sorted(t for lat, _ in results for t in lat)
     errors = [e for _, errs in results for e in errs]
     return {
-        "name": f"{clients} client{'s' if clients > 1 else ''} x {requests}",
+        "name": f"{endpoint} {clients} client{'s' if clients > 1 else ''} x {requests}",
         "requests": len(latencies),
         "errors": errors,
         "throughput": len(latencies) / wall,
@@ -124,18 +133,22 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             canvas = Path(tmp) / f"canvas_{DIGIT}.png"
-            draw(DIGIT).save(canvas)
-            run_client(url, canvas, 5)  # warm up: first uploads, traced model, thread pools
-            rows = [scenario(url, canvas, 1, args.requests), scenario(url, canvas, args.clients, args.requests)]
+            draw_png(DIGIT).save(canvas)
+            rows = []
+            for endpoint in ("/predict_strokes", "/predict"):
+                run_client(url, endpoint, canvas, 5)  # warm up: first uploads, traced model, thread pools
+                rows += [scenario(url, endpoint, canvas, 1, args.requests),
+                         scenario(url, endpoint, canvas, args.clients, args.requests)]
     finally:
         if process is not None:
             process.terminate()
             process.wait(timeout=30)
 
-    print(f"\n/predict on {url} with an 800x800 PNG canvas (a drawn {DIGIT}), as a Sketchpad value")
-    print(f"{'scenario':<16} {'requests':>8} {'errors':>6} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'wall s':>7}")
+    print(f"\n{url}: a drawn {DIGIT} as the pad's strokes (/predict_strokes) and as an 800x800 PNG canvas in a "
+          "Sketchpad value (/predict)")
+    print(f"{'scenario':<34} {'requests':>8} {'errors':>6} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'wall s':>7}")
     for r in rows:
-        print(f"{r['name']:<16} {r['requests']:>8} {len(r['errors']):>6} {r['throughput']:>7.1f} "
+        print(f"{r['name']:<34} {r['requests']:>8} {len(r['errors']):>6} {r['throughput']:>7.1f} "
               f"{r['p50'] * 1000:>8.0f} {r['p99'] * 1000:>8.0f} {r['wall']:>7.1f}")
     errors = [e for r in rows for e in r["errors"]]
     if errors:

@@ -1,14 +1,27 @@
-"""How well are real pen-drawn digits read? Top-1 / top-3 accuracy on UNIPEN renderings.
+"""How well are real pen-drawn digits read? Top-1 / top-3 accuracy on UNIPEN drawings.
 
-Renders every sample of ../shared/data/unipen_dev_strokes.npz in the six
-`standard_variants` of ../shared/tools/render_sketch.py (the way a sketchpad
-delivers drawings: big canvases, thin and thick brushes, off-centre, RGBA or
-white RGB), reads each with the app's full pipeline (`mnist_sketch.preprocess`
-+ `DigitReader`), and prints the accuracy per variant and overall, next to two
-baselines in the same run: the same pipeline with the model run once per drawing
-(no turned views), and a naive resize of the whole canvas to 28x28.
+Each sample of ../shared/data/unipen_dev_strokes.npz is read two ways:
 
-    python benchmarks/sketch_accuracy.py [--model model/mnist.h5] [--every 1] [--workers 2] [--stroke-width W]
+- as images: rendered in the six `standard_variants` of
+  ../shared/tools/render_sketch.py (the way a sketchpad or an API client
+  delivers a drawing: big canvases, thin and thick brushes, off-centre, RGBA or
+  white RGB), then read by the app's image pipeline (`mnist_sketch.preprocess`
+  + `DigitReader`);
+- as strokes: the pen's path, as the app's stroke pad sends it, framed by
+  `mnist_sketch.strokes` and read by the same `DigitReader`.
+
+Baselines printed in the same run: the image pipeline with the model run once
+per drawing (no turned views), and a naive resize of the whole canvas to 28x28.
+
+    python benchmarks/sketch_accuracy.py [--model model/mnist.h5 ...] [--ensemble] [--record]
+                                         [--every 1] [--workers 2] [--stroke-width W] [--cache]
+
+With several --model files each is scored on the same inputs; --ensemble also
+scores the mean of their probabilities. --record writes the figures of the
+(one) model into its folder's metrics.json under "pen_drawn" and re-renders
+the model card README.md beside it. --cache keeps the rendered inputs in
+benchmarks/out/ (keyed by the code and data that made them), so scoring
+another model takes a minute instead of five.
 
 UNIPEN is a measuring set only: nothing trains on it.
 """
@@ -16,6 +29,8 @@ UNIPEN is a measuring set only: nothing trains on it.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import sys
 import time
@@ -28,10 +43,16 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from mnist_sketch.preprocess import STROKE_WIDTH, EmptyDrawing, ink_map, preprocess  # noqa: E402
+from mnist_sketch.strokes import frame_strokes, parse_strokes  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 STROKES = SHARED / "data" / "unipen_dev_strokes.npz"
+CACHE_DIR = ROOT / "benchmarks" / "out"
+PAD = (900, 600)  # the stroke pad's canvas (app.CANVAS): strokes are placed on it as a visitor draws
+PAD_HEIGHT = 0.6  # share of the pad's height a digit is drawn at
+BLANK = np.zeros((28, 28), np.float32)  # the model's input for a drawing read as empty
 _data: dict | None = None
 _stroke_width = STROKE_WIDTH
 
@@ -42,18 +63,33 @@ def naive_resize(image: np.ndarray) -> np.ndarray:
     return np.asarray(ink, np.float32) / 255.0
 
 
-def _render_and_prepare(i: int) -> list[tuple[str, np.ndarray | None, np.ndarray]]:
-    """Sample i -> [(variant, pipeline 28x28 or None if read as empty, naive 28x28)]."""
+def pad_value(strokes: list[np.ndarray]) -> dict:
+    """A sample's strokes as the stroke pad sends them: canvas pixels, the digit PAD_HEIGHT of the pad high."""
+    points = np.concatenate(strokes)
+    lo, extent = points.min(axis=0), np.ptp(points, axis=0)
+    scale = PAD_HEIGHT * PAD[1] / max(extent[1], extent[0] / 1.4, 1e-6)
+    offset = (np.array(PAD) - extent * scale) / 2
+    return {"width": PAD[0], "height": PAD[1],
+            "strokes": [np.round((s - lo) * scale + offset, 1).tolist() for s in strokes]}
+
+
+def _prepare(i: int) -> tuple[list[tuple[str, np.ndarray | None, np.ndarray]], np.ndarray | None]:
+    """Sample i -> ([(variant, pipeline 28x28 or None if read as empty, naive 28x28)], strokes 28x28 or None)."""
     from render_sketch import standard_variants, strokes_of
 
-    out = []
-    for name, image in standard_variants(strokes_of(_data, i), seed=i):
+    strokes = strokes_of(_data, i)
+    images = []
+    for name, image in standard_variants(strokes, seed=i):
         try:
             prepared = preprocess(image, _stroke_width)
         except EmptyDrawing:
             prepared = None
-        out.append((name, prepared, naive_resize(image)))
-    return out
+        images.append((name, prepared, naive_resize(image)))
+    try:
+        framed = frame_strokes(parse_strokes(pad_value(strokes)), _stroke_width)
+    except EmptyDrawing:
+        framed = None
+    return images, framed
 
 
 def _init_worker(path: str, stroke_width: float) -> None:
@@ -64,62 +100,82 @@ def _init_worker(path: str, stroke_width: float) -> None:
         _data = {k: z[k] for k in z.files}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", type=Path, default=ROOT / "model" / "mnist.h5")
-    parser.add_argument("--strokes", type=Path, default=STROKES)
-    parser.add_argument("--every", type=int, default=1, help="use every Nth sample (faster, less precise)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--stroke-width", type=float, default=STROKE_WIDTH,
-                        help="normalise strokes to this width (px at 28x28) instead of the app's (for tuning)")
-    args = parser.parse_args()
-    if not args.strokes.is_file():
-        print(f"error: no stroke data at {args.strokes} (see ../shared/data/README.md)", file=sys.stderr)
-        return 1
+def cache_key(strokes: Path, every: int, stroke_width: float) -> str:
+    """A hash of everything the inputs depend on: the data, the rendering and framing code, the options."""
+    digest = hashlib.sha256(f"{every} {stroke_width}".encode())
+    sources = [strokes, SHARED / "tools" / "render_sketch.py", Path(__file__),
+               *sorted((ROOT / "mnist_sketch").glob("*.py"))]
+    for path in sources:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
+
+def prepare_inputs(args: argparse.Namespace, indices: list[int]) -> dict[str, np.ndarray]:
+    """Every input the benchmark reads: {"variant", "label", "image", "naive", "image_empty", "strokes",
+    "strokes_label", "strokes_empty"}, rendered in worker processes (or loaded from the cache)."""
+    cached = CACHE_DIR / f"sketch_inputs_{cache_key(args.strokes, args.every, args.stroke_width)}.npz"
+    if args.cache and cached.is_file():
+        with np.load(cached) as z:
+            print(f"inputs from the cache {cached.relative_to(ROOT)}")
+            return {k: z[k] for k in z.files}
     with np.load(args.strokes) as z:
         labels = z["labels"]
-    indices = list(range(0, len(labels), args.every))
     start = time.perf_counter()
-    with Pool(args.workers, _init_worker, (str(args.strokes), args.stroke_width)) as pool:  # before TensorFlow is imported
-        rendered = pool.map(_render_and_prepare, indices, chunksize=16)
-    prep_seconds = time.perf_counter() - start
+    with Pool(args.workers, _init_worker, (str(args.strokes), args.stroke_width)) as pool:  # before TensorFlow
+        prepared = pool.map(_prepare, indices, chunksize=16)
+    print(f"rendering + preprocessing {time.perf_counter() - start:.0f} s with {args.workers} workers")
+    rows = [(name, labels[i], image, naive) for i, (images, _) in zip(indices, prepared)
+            for name, image, naive in images]
+    inputs = {
+        "variant": np.array([r[0] for r in rows]),
+        "label": np.array([r[1] for r in rows]),
+        "image": np.stack([BLANK if r[2] is None else r[2] for r in rows]),
+        "image_empty": np.array([r[2] is None for r in rows]),
+        "naive": np.stack([r[3] for r in rows]),
+        "strokes": np.stack([BLANK if framed is None else framed for _, framed in prepared]),
+        "strokes_empty": np.array([framed is None for _, framed in prepared]),
+        "strokes_label": labels[indices],
+    }
+    if args.cache:
+        CACHE_DIR.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(cached, **inputs)
+    return inputs
 
-    from mnist_sketch.model import load_model_file
-    from mnist_sketch.predict import UNCERTAIN_BELOW, DigitReader
 
-    model = load_model_file(args.model)
-    reader, single_view = DigitReader(model), DigitReader(model, rotations=(0.0,))
-    names, truth, ours, naive, empty = [], [], [], [], 0
-    for i, variants in zip(indices, rendered):
-        for name, prepared, baseline in variants:
-            names.append(name)
-            truth.append(labels[i])
-            empty += prepared is None
-            ours.append(np.zeros((28, 28), np.float32) if prepared is None else prepared)
-            naive.append(baseline)
-    names, truth = np.array(names), np.array(truth)
-    p_ours, p_naive = reader.predict_batch(np.stack(ours)), reader.predict_batch(np.stack(naive))
-    p_single = single_view.predict_batch(np.stack(ours))
+def topk(probs: np.ndarray, truth: np.ndarray, k: int) -> float:
+    """Share of rows whose true label is among the k most probable."""
+    best = np.argsort(probs, axis=1)[:, ::-1][:, :k]
+    return float((best == truth[:, None]).any(axis=1).mean()) if len(truth) else float("nan")
 
-    def topk(probs: np.ndarray, mask: np.ndarray, k: int) -> float:
-        best = np.argsort(probs[mask], axis=1)[:, ::-1][:, :k]
-        return float((best == truth[mask, None]).any(axis=1).mean())
 
-    print(f"{len(indices)} UNIPEN samples x 6 variants = {len(truth)} drawings; model {args.model}; "
-          f"strokes normalised to {args.stroke_width} px; rendering + preprocessing {prep_seconds:.0f} s "
-          f"with {args.workers} workers")
-    print(f"views averaged: {reader.rotations} degrees; 'one view' runs the model once per drawing")
+def score(name: str, probs: dict[str, np.ndarray], inputs: dict[str, np.ndarray]) -> dict:
+    """Print one model's figures; return them as recorded in metrics.json's "pen_drawn"."""
+    variants, truth = inputs["variant"], inputs["label"]
+    p_ours, p_single, p_naive, p_strokes = probs["image"], probs["image_one_view"], probs["naive"], probs["strokes"]
+    print(f"\n== {name}")
     print(f"{'variant':<16} {'top-1':>7} {'top-3':>7}   {'one view top-1':>14}   {'naive top-1':>11} {'naive top-3':>11}")
-    rows = defaultdict(list)
-    for name in dict.fromkeys(names):
-        m = names == name
-        row = (topk(p_ours, m, 1), topk(p_ours, m, 3), topk(p_single, m, 1), topk(p_naive, m, 1), topk(p_naive, m, 3))
-        rows["mean"].append(row)
-        print(f"{name:<16} {row[0]:>7.2%} {row[1]:>7.2%}   {row[2]:>14.2%}   {row[3]:>11.2%} {row[4]:>11.2%}")
-    mean = np.mean(rows["mean"], axis=0)
-    print(f"{'mean':<16} {mean[0]:>7.2%} {mean[1]:>7.2%}   {mean[2]:>14.2%}   {mean[3]:>11.2%} {mean[4]:>11.2%}")
-    print(f"worst variant top-1: {min(r[0] for r in rows['mean']):.2%}; drawings read as empty: {empty}")
+    per_variant = {}
+    for variant in dict.fromkeys(variants):
+        m = variants == variant
+        row = (topk(p_ours[m], truth[m], 1), topk(p_ours[m], truth[m], 3), topk(p_single[m], truth[m], 1),
+               topk(p_naive[m], truth[m], 1), topk(p_naive[m], truth[m], 3))
+        per_variant[str(variant)] = {"top1": row[0], "top3": row[1], "top1_one_view": row[2]}
+        print(f"{variant:<16} {row[0]:>7.2%} {row[1]:>7.2%}   {row[2]:>14.2%}   {row[3]:>11.2%} {row[4]:>11.2%}")
+    mean = {key: float(np.mean([v[key] for v in per_variant.values()])) for key in ("top1", "top3", "top1_one_view")}
+    naive = (topk(p_naive, truth, 1), topk(p_naive, truth, 3))
+    print(f"{'mean':<16} {mean['top1']:>7.2%} {mean['top3']:>7.2%}   {mean['top1_one_view']:>14.2%}   "
+          f"{naive[0]:>11.2%} {naive[1]:>11.2%}")
+    worst = min(per_variant, key=lambda v: per_variant[v]["top1"])
+    print(f"worst variant top-1: {per_variant[worst]['top1']:.2%} ({worst}); "
+          f"drawings read as empty: {int(inputs['image_empty'].sum())}")
+    s_truth = inputs["strokes_label"]
+    strokes = {"top1": topk(p_strokes, s_truth, 1), "top3": topk(p_strokes, s_truth, 3),
+               "top1_one_view": topk(probs["strokes_one_view"], s_truth, 1)}
+    print(f"{'strokes':<16} {strokes['top1']:>7.2%} {strokes['top3']:>7.2%}   {strokes['top1_one_view']:>14.2%}   "
+          f"(the pen's path framed directly; the same {len(s_truth)} samples; "
+          f"read as empty: {int(inputs['strokes_empty'].sum())})")
+
+    from mnist_sketch.predict import UNCERTAIN_BELOW
 
     correct = p_ours.argmax(axis=1) == truth
     print(f"uncertainty threshold (the app uses {UNCERTAIN_BELOW}): share marked uncertain, top-1 of the rest, "
@@ -127,12 +183,75 @@ def main() -> int:
     for threshold in sorted({0.5, 0.6, 0.7, 0.8, 0.9, UNCERTAIN_BELOW}):
         unsure = p_ours.max(axis=1) < threshold
         print(f"  < {threshold:.2f}: {unsure.mean():6.2%} uncertain; confident {correct[~unsure].mean():.2%} right; "
-              f"uncertain {correct[unsure].mean():.2%} right, {topk(p_ours, unsure, 3):.2%} in top 3")
+              f"uncertain {correct[unsure].mean():.2%} right, {topk(p_ours[unsure], truth[unsure], 3):.2%} in top 3")
     confusions = defaultdict(int)
     for t, p in zip(truth[~correct], p_ours[~correct].argmax(axis=1)):
         confusions[(int(t), int(p))] += 1
-    worst = sorted(confusions.items(), key=lambda kv: -kv[1])[:8]
-    print("most frequent misreadings (true->read: count): " + ", ".join(f"{t}->{p}: {n}" for (t, p), n in worst))
+    common = sorted(confusions.items(), key=lambda kv: -kv[1])[:8]
+    print("most frequent misreadings (true->read: count): " + ", ".join(f"{t}->{p}: {n}" for (t, p), n in common))
+    return {"samples": len(s_truth), "drawings": len(truth), "variants": per_variant, "mean": mean,
+            "worst_variant": worst, "strokes": strokes, "naive_top1": naive[0]}
+
+
+def record(model_path: Path, figures: dict) -> None:
+    """Write `figures` into the model folder's metrics.json as "pen_drawn" and re-render its card."""
+    from training.card import write_card
+
+    folder = model_path.parent
+    metrics_path = folder / "metrics.json"
+    metrics = json.loads(metrics_path.read_text())
+    metrics["pen_drawn"] = figures
+    metrics_path.write_text(json.dumps(metrics, indent=2) + "\n")
+    write_card(folder, metrics)
+    print(f"\nrecorded in {metrics_path} and {folder / 'README.md'}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, nargs="+", default=[ROOT / "model" / "mnist.h5"])
+    parser.add_argument("--ensemble", action="store_true", help="also score the mean of the models' probabilities")
+    parser.add_argument("--record", action="store_true",
+                        help="write the figures into the model's metrics.json and model card (one --model)")
+    parser.add_argument("--strokes", type=Path, default=STROKES)
+    parser.add_argument("--every", type=int, default=1, help="use every Nth sample (faster, less precise)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--stroke-width", type=float, default=STROKE_WIDTH,
+                        help="normalise strokes to this width (px at 28x28) instead of the app's (for tuning)")
+    parser.add_argument("--cache", action="store_true", help="keep and reuse the rendered inputs in benchmarks/out/")
+    args = parser.parse_args()
+    if not args.strokes.is_file():
+        print(f"error: no stroke data at {args.strokes} (see ../shared/data/README.md)", file=sys.stderr)
+        return 1
+    if args.record and (len(args.model) != 1 or args.ensemble or args.every != 1 or args.stroke_width != STROKE_WIDTH):
+        parser.error("--record takes one --model, every sample and the app's stroke width")
+
+    with np.load(args.strokes) as z:
+        indices = list(range(0, len(z["labels"]), args.every))
+    inputs = prepare_inputs(args, indices)
+
+    from mnist_sketch.model import load_model_file
+    from mnist_sketch.predict import DigitReader
+
+    print(f"{len(indices)} UNIPEN samples x 6 variants = {len(inputs['label'])} drawings, and "
+          f"{len(indices)} stroke drawings; strokes normalised to / drawn at {args.stroke_width} px")
+    all_probs = []
+    for path in args.model:
+        model = load_model_file(path)
+        reader, one_view = DigitReader(model), DigitReader(model, rotations=(0.0,))
+        all_probs.append({
+            "image": reader.predict_batch(inputs["image"]), "image_one_view": one_view.predict_batch(inputs["image"]),
+            "naive": reader.predict_batch(inputs["naive"]),
+            "strokes": reader.predict_batch(inputs["strokes"]),
+            "strokes_one_view": one_view.predict_batch(inputs["strokes"]),
+        })
+        if path == args.model[0]:
+            print(f"views averaged: {reader.rotations} degrees; 'one view' runs the model once per drawing")
+        figures = score(str(path), all_probs[-1], inputs)
+    if args.ensemble:
+        mean = {key: np.mean([p[key] for p in all_probs], axis=0) for key in all_probs[0]}
+        score(f"ensemble of {len(args.model)}: mean of their probabilities", mean, inputs)
+    if args.record:
+        record(args.model[0], figures)
     return 0
 
 

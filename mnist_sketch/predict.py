@@ -12,7 +12,8 @@ import numpy as np
 import tensorflow as tf
 
 from mnist_sketch.model import INPUT_SHAPE, NUM_CLASSES
-from mnist_sketch.preprocess import EmptyDrawing, preprocess
+from mnist_sketch.preprocess import EMPTY_MESSAGE, EmptyDrawing, preprocess
+from mnist_sketch.strokes import Strokes, frame_strokes
 
 # Below this calibrated top probability a reading is marked uncertain. On the
 # 47,274 pen-drawn renderings of benchmarks/sketch_accuracy.py it flags 1.1 % of
@@ -20,7 +21,6 @@ from mnist_sketch.preprocess import EmptyDrawing, preprocess
 # top two), against 98.5 % for the rest; a higher threshold would mostly flag
 # readings that are right (see benchmarks/RESULTS.md).
 UNCERTAIN_BELOW = 0.6
-EMPTY_MESSAGE = "Draw a digit (0-9) on the canvas."
 # The reader averages the model over the drawing and two copies turned 10 degrees either way
 # (test-time augmentation): people tilt their digits more than MNIST's writers did. On the
 # benchmark's pen-drawn digits it reads about 0.1 points more right, and it lifts MNIST test
@@ -34,11 +34,13 @@ class Reading:
     """What the model reads in one drawing.
 
     `probabilities` is (10,) float summing to 1, or None when nothing was
-    drawn; `model_input` is the (28, 28) float image in [0, 1] the model saw.
+    drawn; `model_input` is the (28, 28) float image in [0, 1] the model saw;
+    `empty_message` says why an empty reading is empty.
     """
 
     probabilities: np.ndarray | None
     model_input: np.ndarray | None
+    empty_message: str = EMPTY_MESSAGE
 
     @property
     def empty(self) -> bool:
@@ -67,12 +69,18 @@ class Reading:
     def message(self) -> str:
         """One sentence for a person: the reading, a doubt, or a request to draw."""
         if self.empty:
-            return EMPTY_MESSAGE
+            return self.empty_message
         if self.uncertain:
             guesses = " or ".join(str(d) for d, _ in self.top(2))
             return f"Not sure: maybe {guesses}. Try drawing it larger and clearer."
         article = "an" if self.digit == 8 else "a"
         return f"It's {article} {self.digit} ({self.confidence:.0%} sure)."
+
+
+def model_input(value: Any) -> np.ndarray:
+    """`Strokes` (the pad's value), framed from the pen's path, or any image `preprocess` accepts:
+    -> (28, 28) float32 in [0, 1]. Raises EmptyDrawing or InvalidDrawing."""
+    return frame_strokes(value) if isinstance(value, Strokes) else preprocess(value)
 
 
 def rotate(images: tf.Tensor, degrees: float) -> tf.Tensor:
@@ -119,24 +127,21 @@ class DigitReader:
         return np.concatenate(chunks) if chunks else np.zeros((0, NUM_CLASSES), np.float32)
 
     def read(self, value: Any) -> Reading:
-        """Read one drawing (any input `preprocess` accepts).
+        """Read one drawing: `Strokes` (the pad's value) or any image `preprocess` accepts.
 
-        Returns an empty Reading for a blank canvas; raises InvalidImage for input that is not an image.
+        Returns an empty Reading for a blank canvas; raises InvalidDrawing for input that is not a drawing.
         """
-        try:
-            image = preprocess(value)
-        except EmptyDrawing:
-            return Reading(None, None)
-        return Reading(self.predict_batch(image[None])[0], image)
+        return self.read_many([value])[0]
 
     def read_many(self, values: list[Any]) -> list[Reading]:
         """Read several drawings with one model call."""
-        images: list[np.ndarray | None] = []
+        images: list[np.ndarray | EmptyDrawing] = []
         for value in values:
             try:
-                images.append(preprocess(value))
-            except EmptyDrawing:
-                images.append(None)
-        drawn = [im for im in images if im is not None]
+                images.append(model_input(value))
+            except EmptyDrawing as exc:
+                images.append(exc)
+        drawn = [im for im in images if not isinstance(im, EmptyDrawing)]
         probs = iter(self.predict_batch(np.stack(drawn)) if drawn else [])
-        return [Reading(None, None) if im is None else Reading(next(probs), im) for im in images]
+        return [Reading(None, None, str(im)) if isinstance(im, EmptyDrawing) else Reading(next(probs), im)
+                for im in images]

@@ -37,42 +37,46 @@ WORK_SIZE = BOX_SIZE * WORK_SCALE
 # training augmentation thickens strokes more often than it thins them.
 STROKE_WIDTH = 2.8
 MAX_SIDE = 2048  # larger images are box-averaged down first: same result, bounded cost
+MAX_PIXELS = 25_000_000  # larger encoded images (e.g. 6000x6000) are refused before they are decoded
 INK_LEVEL = 48  # 0-255: pixels at least this inked count when cropping and testing for emptiness
 MIN_INK_PIXELS = 3  # fewer inked pixels than this is an empty canvas (stray clicks, noise)
 
 
-class InvalidImage(ValueError):
+class InvalidDrawing(ValueError):
+    """The value is not a drawing the app can read; the message says what is wrong with it."""
+
+
+class InvalidImage(InvalidDrawing):
     """The value is not an image the app can read (wrong type, undecodable bytes, bad dict)."""
 
 
+EMPTY_MESSAGE = "Draw a digit (0-9) on the pad."
+
+
 class EmptyDrawing(ValueError):
-    """The image holds no ink: nothing was drawn."""
+    """Nothing (or nothing readable, such as a dot) was drawn; the message says what to do."""
+
+    def __init__(self, message: str = EMPTY_MESSAGE):
+        super().__init__(message)
 
 
 def load_image(value: Any) -> np.ndarray:
     """Decode any supported input into a uint8 array of shape (H, W), (H, W, 3) or (H, W, 4).
 
     Accepts a Gradio Sketchpad/ImageEditor value (a dict with "composite",
-    "layers" and "background"), a dict with a "path" (Gradio's FileData), a
-    numpy array (L, RGB or RGBA; uint8 or float in [0, 1]), a PIL image, a
-    file path, or encoded image bytes.
+    "layers" and "background", each any of the other kinds), a numpy array (L,
+    RGB or RGBA; uint8 or float in [0, 1]), a PIL image, a file path, or
+    encoded image bytes. Files and bytes larger than MAX_PIXELS are refused
+    before they are decoded.
     """
     if isinstance(value, Mapping):
         return _load_editor_value(value)
     if isinstance(value, Image.Image):
         return _from_pil(value)
     if isinstance(value, (str, Path)):
-        try:
-            with Image.open(value) as img:
-                return _from_pil(img)
-        except (OSError, UnidentifiedImageError, ValueError) as exc:
-            raise InvalidImage(f"Cannot read an image from {str(value)!r}: {exc}") from exc
+        return _decode(value, f"The file sent ({Path(value).name})")
     if isinstance(value, (bytes, bytearray)):
-        try:
-            with Image.open(io.BytesIO(value)) as img:
-                return _from_pil(img)
-        except (OSError, UnidentifiedImageError, ValueError) as exc:
-            raise InvalidImage(f"The bytes sent are not an image: {exc}") from exc
+        return _decode(io.BytesIO(value), "The bytes sent")
     if isinstance(value, np.ndarray):
         return _from_array(value)
     if value is None:
@@ -80,11 +84,28 @@ def load_image(value: Any) -> np.ndarray:
     raise InvalidImage(f"Cannot read an image from a {type(value).__name__}.")
 
 
+def _decode(source: str | Path | io.BytesIO, what: str) -> np.ndarray:
+    """An encoded image (a file or bytes) -> uint8 array; InvalidImage when it is no image, or too large."""
+    try:
+        with Image.open(source) as img:
+            width, height = img.size
+            if width * height > MAX_PIXELS:
+                raise InvalidImage(f"The image is too large ({width}x{height} pixels): send at most "
+                                   f"{MAX_PIXELS // 1_000_000} megapixels, e.g. 900x600 like the app's pad.")
+            return _from_pil(img)
+    except Image.DecompressionBombError as exc:  # PIL's own limit, when the size is lied about in a header
+        raise InvalidImage(f"The image is too large: send at most {MAX_PIXELS // 1_000_000} megapixels.") from exc
+    except (OSError, UnidentifiedImageError, ValueError) as exc:
+        if isinstance(exc, InvalidImage):
+            raise
+        raise InvalidImage(f"{what} is not an image PIL can read ({exc.__class__.__name__}): "
+                           "send a PNG or JPEG of a digit.") from exc
+
+
 def _load_editor_value(value: Mapping) -> np.ndarray:
     """A Sketchpad value: its composite, else its layers merged, else its background.
 
-    A dict with only a "path" (Gradio FileData, as sent by API clients) is read as a file;
-    a Sketchpad value without any image (a cleared canvas) is an EmptyDrawing.
+    A Sketchpad value without any image (a cleared canvas) is an EmptyDrawing.
     """
     if value.get("composite") is not None:
         return load_image(value["composite"])
@@ -96,14 +117,10 @@ def _load_editor_value(value: Mapping) -> np.ndarray:
         return 255 - np.maximum.reduce(maps)  # dark ink on white, like the composite
     if value.get("background") is not None:
         return load_image(value["background"])
-    if value.get("path"):
-        return load_image(value["path"])
     if {"composite", "layers", "background"} & set(value):
-        raise EmptyDrawing("The canvas is empty: draw a digit.")  # what a cleared Sketchpad sends
-    raise InvalidImage(
-        'Expected a Sketchpad value {"background", "layers", "composite"} with at least one '
-        f"image, or a file; got a dict with keys {sorted(value)}."
-    )
+        raise EmptyDrawing()  # what a cleared Sketchpad sends
+    raise InvalidImage(f'Expected a Sketchpad value {{"background", "layers", "composite"}}; '
+                       f"got a dict with keys {sorted(value)}.")
 
 
 def _from_pil(img: Image.Image) -> np.ndarray:
@@ -186,7 +203,7 @@ def crop_to_ink(ink: np.ndarray, level: int = INK_LEVEL) -> np.ndarray:
     inked = ink >= level
     rows = np.flatnonzero(inked.any(axis=1))
     if rows.size == 0 or np.count_nonzero(inked[rows[0] : rows[-1] + 1]) < MIN_INK_PIXELS:
-        raise EmptyDrawing("Nothing is drawn: draw a digit.")
+        raise EmptyDrawing()
     cols = np.flatnonzero(inked[rows[0] : rows[-1] + 1].any(axis=0))
     return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 

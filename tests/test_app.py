@@ -1,4 +1,4 @@
-"""The Gradio app over HTTP, as an API client sees it: drawings and files in, top-3 guesses out, clear errors.
+"""The Gradio app over HTTP, as an API client sees it: strokes and image files in, top-3 guesses out, clear errors.
 
 The app runs in this process on a free loopback port with the bundled model;
 nothing here may reach the network (a guard refuses any other connection).
@@ -27,8 +27,8 @@ pytestmark = [
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES_DIR = ROOT / "examples"
-CANVAS = 800
-BRUSH = 36  # the app's stroke width on its 800x800 canvas
+CANVAS = 800  # image files as an API client (or the old Sketchpad page) sends them
+BRUSH = 36
 
 # Set while the app is built and serving: no Hub, no telemetry, no version check.
 OFFLINE_ENV = {
@@ -120,6 +120,10 @@ def predict(client, payload):
     return client.predict(payload, api_name="/predict")
 
 
+def predict_strokes(client, value):
+    return client.predict(value, api_name="/predict_strokes")
+
+
 def top_digit(label: dict) -> str | None:
     return label.get("label") if label else None
 
@@ -136,29 +140,56 @@ def plain_file(path: Path):
     return handle_file(str(path))
 
 
-def test_predict_is_the_one_public_endpoint(client):
+def pad(strokes: list, width: float = 900, height: float = 600) -> dict:
+    return {"width": width, "height": height, "strokes": strokes}
+
+
+SEVEN = [[[300, 120], [600, 120], [420, 500]]]  # as the pad sends it: canvas pixels
+
+
+def test_the_public_endpoints_are_the_two_readers(client):
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert list(endpoints) == ["/predict"]
+    assert sorted(endpoints) == ["/predict", "/predict_strokes"]
 
 
-@pytest.mark.parametrize("as_payload", [sketch_value, plain_file], ids=["sketchpad value", "plain file"])
-@pytest.mark.parametrize("digit", ["1", "7", "7 transparent"])
-def test_a_drawn_digit_is_read(client, drawings, digit, as_payload):
-    label, preview, message = predict(client, as_payload(drawings[digit]))
-    assert top_digit(label) == digit[0]
+def test_the_page_holds_no_image_editor(app_url):
+    """The pad is a plain canvas: no Sketchpad or ImageEditor, so no blob upload route to abuse."""
+    import httpx
+
+    config = httpx.get(app_url + "config").json()
+    types = {component["type"] for component in config["components"]}
+    assert "html" in types and not types & {"imageeditor", "sketchpad"}
+    blobs = httpx.post(app_url + "gradio_api/component_server",
+                       json={"session_hash": "x", "component_id": 1, "fn_name": "accept_blobs", "data": {}})
+    assert blobs.status_code >= 400
+
+
+def assert_read_as(result, digit: str) -> None:
+    label, preview, message = result
+    assert top_digit(label) == digit
     confidences = label["confidences"]
-    assert len(confidences) == 3 and confidences[0]["label"] == digit[0]
+    assert len(confidences) == 3 and confidences[0]["label"] == digit
     assert [c["confidence"] for c in confidences] == sorted((c["confidence"] for c in confidences), reverse=True)
-    assert message.startswith(f"It's a {digit[0]}")
+    assert message.startswith(f"It's a {digit}")
     with Image.open(preview["path"] if isinstance(preview, dict) else preview) as img:  # what the model saw
         assert img.size == (224, 224)
         pixels = np.asarray(img.convert("L"))
     assert np.unique(pixels).size > 2 and pixels[0, 0] == 0  # white ink on black, as in MNIST
 
 
+def test_strokes_are_read(client):
+    assert_read_as(predict_strokes(client, pad(SEVEN)), "7")
+
+
+@pytest.mark.parametrize("as_payload", [sketch_value, plain_file], ids=["sketchpad value", "plain file"])
+@pytest.mark.parametrize("digit", ["1", "7", "7 transparent"])
+def test_an_image_is_read(client, drawings, digit, as_payload):
+    assert_read_as(predict(client, as_payload(drawings[digit])), digit[0])
+
+
 @pytest.mark.parametrize("as_payload", [sketch_value, plain_file], ids=["sketchpad value", "plain file"])
 def test_an_empty_canvas_asks_for_a_digit_and_guesses_nothing(client, drawings, as_payload):
-    from mnist_sketch.predict import EMPTY_MESSAGE
+    from mnist_sketch.preprocess import EMPTY_MESSAGE
 
     label, preview, message = predict(client, as_payload(drawings["blank"]))
     assert not top_digit(label) and not (label or {}).get("confidences")
@@ -166,11 +197,20 @@ def test_an_empty_canvas_asks_for_a_digit_and_guesses_nothing(client, drawings, 
     assert message == EMPTY_MESSAGE
 
 
-def test_a_cleared_sketchpad_value_asks_for_a_digit(client):
-    from mnist_sketch.predict import EMPTY_MESSAGE
+@pytest.mark.parametrize("value", [{"background": None, "layers": [], "composite": None}, {"layers": [None]}],
+                         ids=["cleared", "an empty layer"])
+def test_a_sketchpad_value_without_images_asks_for_a_digit(client, value):
+    from mnist_sketch.preprocess import EMPTY_MESSAGE
 
-    label, preview, message = predict(client, {"background": None, "layers": [], "composite": None})
+    label, preview, message = predict(client, value)
     assert not top_digit(label) and preview is None and message == EMPTY_MESSAGE
+
+
+@pytest.mark.parametrize("value,message", [(pad([]), "Draw a digit"), (None, "Draw a digit"),
+                                           (pad([[[400, 300]]]), "only a dot")], ids=["empty pad", "None", "a dot"])
+def test_an_empty_pad_or_a_dot_asks_for_a_digit(client, value, message):
+    label, preview, text = predict_strokes(client, value)
+    assert not top_digit(label) and preview is None and message in text
 
 
 BAD_PAYLOADS = {
@@ -194,14 +234,24 @@ def test_a_bad_payload_gets_a_clear_error_and_the_server_keeps_serving(client, d
     assert top_digit(label) == "7"
 
 
-def test_drawings_uploaded_but_never_read_are_bounded():
-    import types
+BAD_STROKES = {
+    "a string": ("strokes", "Expected a drawing"),
+    "missing strokes": ({"width": 900, "height": 600}, "lacks 'strokes'"),
+    "a point not a pair": (pad([[[1, 2, 3]]]), "pair"),
+    "a coordinate a string": (pad([[[1, "x"]]]), "not a number"),
+    "a huge canvas": (pad([], width=1e12), "1 to 10000 px"),
+    "too many strokes": (pad([[[1, 1]]] * 65), "at most 64"),
+}
 
-    import app
 
-    pad = types.SimpleNamespace(blob_storage={str(i): b"png" for i in range(app.MAX_UNREAD_DRAWINGS + 40)})
-    app.forget_unread_drawings(pad)
-    assert list(pad.blob_storage) == [str(i) for i in range(40, app.MAX_UNREAD_DRAWINGS + 40)]  # the newest
+@pytest.mark.parametrize("name", list(BAD_STROKES))
+def test_bad_strokes_get_a_clear_error_and_the_server_keeps_serving(client, name):
+    from gradio_client.exceptions import AppError
+
+    bad, expected = BAD_STROKES[name]
+    with pytest.raises(AppError, match=expected):
+        predict_strokes(client, bad)
+    assert top_digit(predict_strokes(client, pad(SEVEN))[0]) == "7"
 
 
 def test_concurrent_clients_all_get_their_answers(app_url, drawings):
@@ -209,18 +259,28 @@ def test_concurrent_clients_all_get_their_answers(app_url, drawings):
 
     def one_client(digit: str) -> list[str]:
         c = Client(app_url, verbose=False, download_files=False)
+        if digit == "strokes 7":
+            return [top_digit(predict_strokes(c, pad(SEVEN))[0]) for _ in range(3)]
         return [top_digit(predict(c, plain_file(drawings[digit]))[0]) for _ in range(3)]
 
-    digits = ["1", "7"] * 3
+    digits = ["1", "7", "strokes 7"] * 2
     with ThreadPoolExecutor(len(digits)) as pool:
         results = list(pool.map(one_client, digits))
-    assert results == [[d] * 3 for d in digits]
+    assert results == [[d[-1]] * 3 for d in digits]
+
+
+def test_each_example_is_read_as_its_digit(client):
+    from mnist_sketch.example_digits import STROKES, pad_value
+
+    for digit in STROKES:
+        label, _, _ = predict_strokes(client, pad_value(str(digit)))
+        assert top_digit(label) == str(digit)
 
 
 EXAMPLE_FILES = sorted(EXAMPLES_DIR.glob("digit_*.png"))
 
 
-def test_the_examples_are_ten_small_canvas_sized_pngs():
+def test_the_example_files_are_ten_small_canvas_sized_pngs():
     assert [p.name for p in EXAMPLE_FILES] == [f"digit_{d}.png" for d in range(10)]
     for path in EXAMPLE_FILES:
         with Image.open(path) as img:
@@ -228,19 +288,18 @@ def test_the_examples_are_ten_small_canvas_sized_pngs():
         assert path.stat().st_size < 32 * 1024
 
 
-def test_the_examples_are_what_make_examples_draws():
-    sys.path.insert(0, str(EXAMPLES_DIR))
-    import make_examples
+def test_the_example_files_are_what_make_examples_draws():
+    from mnist_sketch.example_digits import draw_png
 
     for digit in range(10):
-        drawn = np.asarray(make_examples.draw(digit), np.int16)
+        drawn = np.asarray(draw_png(digit), np.int16)
         with Image.open(EXAMPLES_DIR / f"digit_{digit}.png") as img:
             committed = np.asarray(img.convert("L"), np.int16)
         assert np.abs(drawn - committed).max() <= 1, f"examples/digit_{digit}.png is stale: rerun make_examples.py"
 
 
 @pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.stem)
-def test_each_example_is_read_as_its_digit(client, path):
+def test_each_example_file_is_read_as_its_digit(client, path):
     label, _, _ = predict(client, sketch_value(path))
     assert top_digit(label) == path.stem[-1]
     assert label["confidences"][0]["confidence"] > 0.9
@@ -258,3 +317,23 @@ def test_the_footer_names_the_model_its_version_and_accuracy():
     bundled = ModelSource(Path("model/mnist.h5"), "bundled", metrics={"test_accuracy": 0.99, "created": "2026-11-26"})
     assert footer_text(bundled) == "Model: bundled model · version 2026-11-26 · MNIST test accuracy 99.00%"
     assert footer_text(ModelSource(Path("m.h5"), "local")) == "Model: local file m.h5"
+
+
+def test_the_readme_api_snippet_runs_as_documented(app_url):
+    """The README's gradio_client snippet, pointed at the test app, prints what its comments say."""
+    import contextlib
+    import io
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    snippet = re.search(r"## API\n.*?```python\n(.*?)```", readme, re.S).group(1)
+    assert 'Client("http://127.0.0.1:7860/")' in snippet
+    code = snippet.replace("http://127.0.0.1:7860/", app_url)
+    printed = io.StringIO()
+    with contextlib.chdir(ROOT), contextlib.redirect_stdout(printed):
+        exec(compile(code, "README.md", "exec"), {})
+    lines = [line for line in printed.getvalue().splitlines() if not line.startswith("Loaded as API")]
+    expected = [line.split("# ")[-1] for line in snippet.splitlines() if line.startswith("print(message)")]
+    messages = [line for line in lines if line.startswith("It's")]
+    assert [m.split(" (")[0] for m in messages] == [e.split(" (")[0] for e in expected]  # same digits
+    assert len(lines) == len(messages) + 3  # and the three guesses of the strokes

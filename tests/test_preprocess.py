@@ -78,13 +78,20 @@ def test_every_input_form_gives_the_same_image(form, reference):
     assert close(preprocess(INPUT_FORMS[form]()), reference) < 0.03
 
 
-def test_file_path_and_filedata_dict(tmp_path, reference):
+def test_file_path_and_sketchpad_dict_of_paths(tmp_path, reference):
     path = tmp_path / "seven.png"
     Image.fromarray(draw_digit(7, background=None)).save(path)
     assert close(preprocess(str(path)), reference) < 0.03
     assert close(preprocess(path), reference) < 0.03
-    assert close(preprocess({"path": str(path), "meta": {"_type": "gradio.FileData"}}), reference) < 0.03
     assert close(preprocess({"composite": str(path), "layers": [], "background": None}), reference) < 0.03
+
+
+def test_a_path_inside_a_dict_is_never_opened(tmp_path):
+    """Only the app's file inputs turn uploads into paths; a FileData-like dict is not a file to the core."""
+    path = tmp_path / "seven.png"
+    Image.fromarray(draw_digit(7)).save(path)
+    with pytest.raises(InvalidImage, match="Expected a Sketchpad value"):
+        preprocess({"path": str(path), "meta": {"_type": "gradio.FileData"}})
 
 
 VARIANTS = {
@@ -216,5 +223,12 @@ def test_malformed_input_gives_a_clear_error(bad):
 def test_a_text_file_is_not_an_image(tmp_path):
     path = tmp_path / "notes.png"
     path.write_text("hello")
-    with pytest.raises(InvalidImage, match="Cannot read an image"):
+    with pytest.raises(InvalidImage, match=r"The file sent \(notes.png\) is not an image"):
         load_image(str(path))
+
+
+def test_a_huge_image_is_refused_before_it_is_decoded(tmp_path):
+    path = tmp_path / "huge.png"
+    Image.new("L", (6000, 6000), 255).save(path)
+    with pytest.raises(InvalidImage, match=r"too large \(6000x6000 pixels\)"):
+        load_image(path)
