@@ -48,14 +48,18 @@ APP_VIEW_PROB = 0.5  # share of digits shown as the app's preprocessing frames t
 FILL_PROB = 0.2
 PEN_PROB = 0.0  # share of digits redrawn with a round pen along their skeleton (train.py's --pen-prob)
 PEN_WIDTH = (2.2, 3.4)  # pen widths drawn from, in px at 28x28: around the app's STROKE_WIDTH of 2.8
+ELASTIC_PROB = 0.0  # share of digits bent by a smooth random displacement field (train.py's --elastic-prob)
+ELASTIC_SIGMA = 4.0  # px: the displacement field's smoothness (Simard et al., 2003)
+ELASTIC_PX = 2.0  # px: the largest typical (RMS) displacement, drawn per image from 0 to this
 
 
-def recipe(pen_prob: float = PEN_PROB) -> dict[str, float]:
+def recipe(pen_prob: float = PEN_PROB, elastic_prob: float = ELASTIC_PROB) -> dict[str, float]:
     """The augmentation parameters, for metrics.json and the model card."""
     return {"style_prob": STYLE_PROB, "rotation_deg": ROTATION_DEG, "shear": SHEAR, "zoom": ZOOM,
             "shift_px": SHIFT_PX, "thickness_min": THICKNESS[0], "thickness_max": THICKNESS[1],
             "fill_prob": FILL_PROB, "app_view_prob": APP_VIEW_PROB, "pen_prob": pen_prob,
-            "pen_width_min": PEN_WIDTH[0], "pen_width_max": PEN_WIDTH[1]}
+            "pen_width_min": PEN_WIDTH[0], "pen_width_max": PEN_WIDTH[1], "elastic_prob": elastic_prob,
+            "elastic_sigma": ELASTIC_SIGMA, "elastic_px": ELASTIC_PX}
 
 
 def _draw_line(ink: np.ndarray, points: list[tuple[float, float]], width: float) -> np.ndarray:
@@ -253,6 +257,37 @@ def _fill_small_loops(batch: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     return tf.where(u < FILL_PROB / 2, closed5, tf.where(u < FILL_PROB, closed3, batch))
 
 
+def _gaussian_blur(fields: tf.Tensor, sigma: float) -> tf.Tensor:
+    """Blur each channel of (b, h, w, c) with a Gaussian of `sigma` px (separable, zero padding)."""
+    radius = int(2 * sigma)
+    kernel = tf.exp(-0.5 * (tf.range(-radius, radius + 1, dtype=tf.float32) / sigma) ** 2)
+    kernel /= tf.reduce_sum(kernel)
+    channels = fields.shape[-1]
+    rows = tf.tile(tf.reshape(kernel, (-1, 1, 1, 1)), (1, 1, channels, 1))
+    cols = tf.tile(tf.reshape(kernel, (1, -1, 1, 1)), (1, 1, channels, 1))
+    fields = tf.nn.depthwise_conv2d(fields, rows, (1, 1, 1, 1), "SAME")
+    return tf.nn.depthwise_conv2d(fields, cols, (1, 1, 1, 1), "SAME")
+
+
+def _elastic(batch: tf.Tensor, seed: tf.Tensor, prob: float) -> tf.Tensor:
+    """Bend `prob` of the images by a smooth random displacement field (Simard et al., 2003): each
+    pixel moves by up to ELASTIC_PX (RMS over the image), the field smooth over ELASTIC_SIGMA px.
+    People's strokes bend, loops open and close; an affine warp alone moves the whole digit."""
+    n, h, w = tf.shape(batch)[0], batch.shape[1], batch.shape[2]
+    seeds = tf.random.experimental.stateless_split(seed, 3)
+    noise = tf.random.stateless_uniform((n, h, w, 2), seed=seeds[0], minval=-1.0, maxval=1.0)
+    field = _gaussian_blur(noise, ELASTIC_SIGMA)
+    rms = tf.sqrt(tf.reduce_mean(field**2, axis=[1, 2, 3], keepdims=True))
+    strength = tf.random.stateless_uniform((n, 1, 1, 1), seed=seeds[1], maxval=ELASTIC_PX)
+    use = tf.cast(tf.random.stateless_uniform((n, 1, 1, 1), seed=seeds[2]) < prob, tf.float32)
+    field = field / rms * strength * use
+    ys, xs = tf.meshgrid(tf.range(h, dtype=tf.float32), tf.range(w, dtype=tf.float32), indexing="ij")
+    # One image at a time: map_coordinates needs the input's static shape, and a batch's size is unknown.
+    bent = tf.map_fn(lambda a: keras.ops.image.map_coordinates(a[0], [ys + a[1][..., 0], xs + a[1][..., 1]], 1),
+                     (batch[..., 0], field), fn_output_signature=tf.float32)
+    return bent[..., None]
+
+
 def _full_strength(batch: tf.Tensor) -> tf.Tensor:
     """Rescale each image so its brightest pixel is 1: warping and thinning dim the strokes, while the
     app's preprocessing always delivers full-strength ink."""
@@ -260,7 +295,8 @@ def _full_strength(batch: tf.Tensor) -> tf.Tensor:
     return batch / tf.maximum(peak, 0.1)
 
 
-def augment_batch(images: tf.Tensor, styled: tf.Tensor, seed: tf.Tensor, style_prob: float = STYLE_PROB) -> tf.Tensor:
+def augment_batch(images: tf.Tensor, styled: tf.Tensor, seed: tf.Tensor, style_prob: float = STYLE_PROB,
+                  elastic_prob: float = ELASTIC_PROB) -> tf.Tensor:
     """Augment a float batch (b, 28, 28, 1) in [0, 1]; `styled` holds each image's restyled copy.
 
     `seed` is a stateless-RNG seed of shape (2,), so a run is repeatable.
@@ -271,5 +307,7 @@ def augment_batch(images: tf.Tensor, styled: tf.Tensor, seed: tf.Tensor, style_p
     images = tf.where(use_style, styled, images)
     images = _fill_small_loops(images, seeds[3])
     images = _change_thickness(images, seeds[1])
+    if elastic_prob > 0:  # its own stream, so the other draws are those of a run without it
+        images = _elastic(images, tf.random.experimental.stateless_fold_in(seed, 4), elastic_prob)
     images = keras.ops.image.affine_transform(images, _affine_transforms(images, seeds[2]), fill_value=0)
     return _full_strength(tf.clip_by_value(images, 0.0, 1.0))

@@ -50,6 +50,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pen-prob", type=float, default=None,
                         help="share of training digits redrawn with a round pen along their skeleton "
                              "(default: the recipe's %(default)s)")
+    parser.add_argument("--elastic-prob", type=float, default=None,
+                        help="share of training digits bent by a smooth random displacement field "
+                             "(default: the recipe's)")
     parser.add_argument("--teachers", type=Path, nargs="+", metavar="MNIST_H5",
                         help="distil: train on the averaged, softened predictions of these trained models too")
     parser.add_argument("--distill-alpha", type=float, default=None,
@@ -67,8 +70,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.learning_rate = 2e-3 if args.augment else 1e-3
     if args.epochs < 1 or args.batch_size < 1:
         parser.error("--epochs and --batch-size must be at least 1")
-    if args.pen_prob is not None and not 0.0 <= args.pen_prob <= 1.0:
-        parser.error("--pen-prob must be between 0 and 1")
+    for name in ("pen_prob", "elastic_prob"):
+        if getattr(args, name) is not None and not 0.0 <= getattr(args, name) <= 1.0:
+            parser.error(f"--{name.replace('_', '-')} must be between 0 and 1")
     if args.teachers:
         missing = [str(p) for p in args.teachers if not p.is_file()]
         if missing:
@@ -95,10 +99,12 @@ def model_input(x: np.ndarray) -> np.ndarray:
     return (x.astype(np.float32) / 255.0)[..., None]
 
 
-def make_datasets(data: Mnist, batch_size: int, augment: bool, seed: int, pen_prob: float = 0.0):
+def make_datasets(data: Mnist, batch_size: int, augment: bool, seed: int, pen_prob: float = 0.0,
+                  elastic_prob: float = 0.0):
     """tf.data pipelines: (batch, 28, 28, 1) float ink in [0, 1] with one-hot (batch, 10) labels.
 
-    With `augment`, `pen_prob` of the digits are redrawn with a round pen (`mix_pen_view`).
+    With `augment`, `pen_prob` of the digits are redrawn with a round pen (`mix_pen_view`), and
+    `elastic_prob` of each batch are bent by `augment_batch`.
     """
     import tensorflow as tf
 
@@ -122,7 +128,7 @@ def make_datasets(data: Mnist, batch_size: int, augment: bool, seed: int, pen_pr
     # One fresh stateless seed per batch, different in every epoch.
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
     train = tf.data.Dataset.zip(batches, seeds).map(
-        lambda b, s: (augment_batch(b[0], b[1], s), b[2]),
+        lambda b, s: (augment_batch(b[0], b[1], s, elastic_prob=elastic_prob), b[2]),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
     return train.prefetch(tf.data.AUTOTUNE), val
@@ -148,7 +154,7 @@ def train_model(data: Mnist, args: argparse.Namespace):
     from mnist_sketch.model import build_model
 
     keras.utils.set_random_seed(args.seed)
-    train, val = make_datasets(data, args.batch_size, args.augment, args.seed, args.pen_prob)
+    train, val = make_datasets(data, args.batch_size, args.augment, args.seed, args.pen_prob, args.elastic_prob)
     steps = total_steps(data, args)
     rate = (keras.optimizers.schedules.CosineDecay(args.learning_rate, steps, alpha=0.01)
             if args.augment else args.learning_rate)
@@ -225,6 +231,7 @@ def run(args: argparse.Namespace) -> dict:
     from training.plots import plot_confusion_matrix, plot_training_curves
 
     args.pen_prob = augment.PEN_PROB if args.pen_prob is None else args.pen_prob
+    args.elastic_prob = augment.ELASTIC_PROB if args.elastic_prob is None else args.elastic_prob
     if args.teachers:
         args.distill_alpha = distill.ALPHA if args.distill_alpha is None else args.distill_alpha
         args.distill_temperature = distill.TEMPERATURE if args.distill_temperature is None else args.distill_temperature
@@ -241,7 +248,7 @@ def run(args: argparse.Namespace) -> dict:
         "learning_rate": args.learning_rate,
         "ema_momentum": ema_momentum(total_steps(data, args)) if args.augment else None,
         "augment": args.augment,
-        "augmentation": augment.recipe(args.pen_prob) if args.augment else None,
+        "augmentation": augment.recipe(args.pen_prob, args.elastic_prob) if args.augment else None,
         "distillation": {"teachers": [str(p) for p in args.teachers], "alpha": args.distill_alpha,
                          "temperature": args.distill_temperature} if args.teachers else None,
         "seed": args.seed,
