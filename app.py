@@ -35,11 +35,14 @@ from mnist_sketch.strokes import Strokes
 CANVAS = (900, 600)  # the pad's drawing resolution (3:2, room for a number); the page scales it to fit
 PEN_WIDTH = 20  # the ink's width on the pad, in canvas pixels (the model's input is drawn at MNIST's width)
 PREVIEW_SCALE = 8  # the 28x28 model input is shown at 224x224, each pixel a crisp square
+PREVIEW_SEPARATOR = 96  # grey: the line between two digits' inputs in the preview
 MAX_FILE_SIZE = "10mb"  # larger uploads are refused by the server
 CONCURRENCY = 4  # predictions run at once; more would only queue up for the CPU
+EXAMPLES = [str(digit) for digit in STROKES] + ["42", "2026"]  # drawn with the project's own strokes
 
 TITLE = "# ✏️ MNIST sketch"
-INTRO = "Draw a digit from 0 to 9 on the pad: a small CNN trained on MNIST reads it as you draw."
+INTRO = ("Draw a digit from 0 to 9, or a whole number, on the pad: a small CNN trained on MNIST reads it as "
+         "you draw.")
 
 CSS = """
 #preview img { image-rendering: pixelated; }
@@ -50,12 +53,15 @@ LAUNCH_OPTIONS = {"css": CSS, "max_file_size": MAX_FILE_SIZE}
 
 
 def preview_image(reading: Reading) -> Image.Image | None:
-    """The 28x28 model input, white ink on black like MNIST, upscaled with nearest neighbour."""
-    if reading.model_input is None:
+    """The 28x28 model inputs side by side, white ink on black like MNIST, a grey line between two
+    digits, each pixel a PREVIEW_SCALE-wide square; None when nothing was read."""
+    if reading.empty:
         return None
-    pixels = np.rint(np.clip(reading.model_input, 0, 1) * 255).astype(np.uint8)
-    size = 28 * PREVIEW_SCALE
-    return Image.fromarray(pixels, "L").resize((size, size), Image.Resampling.NEAREST)
+    separator = np.full((28, 1), PREVIEW_SEPARATOR, np.uint8)
+    tiles = [np.rint(np.clip(image, 0, 1) * 255).astype(np.uint8) for image in reading.inputs]
+    pixels = np.concatenate([part for tile in tiles for part in (separator, tile)][1:], axis=1)
+    size = (pixels.shape[1] * PREVIEW_SCALE, 28 * PREVIEW_SCALE)
+    return Image.fromarray(pixels, "L").resize(size, Image.Resampling.NEAREST)
 
 
 def save_preview(image: Image.Image, folder: Path) -> str:
@@ -101,7 +107,7 @@ def build_demo(reader: DigitReader, source: ModelSource) -> gr.Blocks:
             reading = reader.read(drawing)
         except InvalidDrawing as exc:
             raise gr.Error(str(exc), print_exception=False) from exc
-        label = {str(digit): prob for digit, prob in reading.top(3)} or None
+        label = dict(reading.top(3)) or None
         image = preview_image(reading)
         preview_path = save_preview(image, Path(preview.GRADIO_CACHE) / "previews") if image else None
         return label, preview_path, reading.message
@@ -121,23 +127,22 @@ def build_demo(reader: DigitReader, source: ModelSource) -> gr.Blocks:
             with gr.Column(scale=3, min_width=300):
                 pad = StrokePad(elem_id="pad", canvas=CANVAS, pen_width=PEN_WIDTH)
                 gr.Examples(
-                    examples=[[pad_value(str(digit), CANVAS)] for digit in STROKES],
-                    example_labels=[str(digit) for digit in STROKES],
+                    examples=[[pad_value(text, CANVAS)] for text in EXAMPLES],
+                    example_labels=list(EXAMPLES),
                     inputs=[pad],
-                    examples_per_page=len(STROKES),
+                    examples_per_page=len(EXAMPLES),
                     label="Or start from an example (then undo or draw on)",
                 )
             with gr.Column(scale=2, min_width=300):
                 label = gr.Label(num_top_classes=3, label="Top 3 guesses", elem_id="label")
                 message = gr.Markdown(EMPTY_MESSAGE, label="Message", elem_id="message")
                 preview = gr.Image(
-                    label="What the model sees (28×28)",
+                    label="What the model sees (28×28 per digit)",
                     elem_id="preview",
                     format="png",
                     interactive=False,
                     buttons=[],
                     height=28 * PREVIEW_SCALE,
-                    width=28 * PREVIEW_SCALE,
                 )
         gr.Markdown(footer_text(source), elem_id="footer")
         image_input = ImageInput(visible=False)  # API clients' image files

@@ -5,13 +5,15 @@ Each sample of ../shared/data/unipen_dev_strokes.npz is read two ways:
 - as images: rendered in the six `standard_variants` of
   ../shared/tools/render_sketch.py (the way a sketchpad or an API client
   delivers a drawing: big canvases, thin and thick brushes, off-centre, RGBA or
-  white RGB), then read by the app's image pipeline (`mnist_sketch.preprocess`
-  + `DigitReader`);
-- as strokes: the pen's path, as the app's stroke pad sends it, framed by
-  `mnist_sketch.strokes` and read by the same `DigitReader`.
+  white RGB), then read as the app reads an image: split into digits
+  (`mnist_sketch.segment`), framed (`mnist_sketch.preprocess`), read by
+  `DigitReader`;
+- as strokes: the pen's path, as the app's stroke pad sends it, split and
+  framed from the strokes (`mnist_sketch.strokes`), read by the same reader.
 
-Baselines printed in the same run: the image pipeline with the model run once
-per drawing (no turned views), and a naive resize of the whole canvas to 28x28.
+A drawing read as two or more digits is wrong, and counted. Baselines printed
+in the same run: the same pipeline with the model run once per drawing (no
+turned views), and a naive resize of the whole canvas to 28x28.
 
     python benchmarks/sketch_accuracy.py [--model model/mnist.h5 ...] [--ensemble] [--record]
                                          [--every 1] [--workers 2] [--stroke-width W] [--cache]
@@ -32,6 +34,7 @@ import argparse
 import hashlib
 import json
 import os
+import pickle
 import sys
 import time
 from collections import defaultdict
@@ -44,15 +47,15 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-from mnist_sketch.preprocess import STROKE_WIDTH, EmptyDrawing, ink_map, preprocess  # noqa: E402
-from mnist_sketch.strokes import frame_strokes, parse_strokes  # noqa: E402
+from mnist_sketch.preprocess import STROKE_WIDTH, EmptyDrawing, ink_map  # noqa: E402
+from mnist_sketch.segment import pieces  # noqa: E402
+from mnist_sketch.strokes import parse_strokes  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 STROKES = SHARED / "data" / "unipen_dev_strokes.npz"
 CACHE_DIR = ROOT / "benchmarks" / "out"
 PAD = (900, 600)  # the stroke pad's canvas (app.CANVAS): strokes are placed on it as a visitor draws
 PAD_HEIGHT = 0.6  # share of the pad's height a digit is drawn at
-BLANK = np.zeros((28, 28), np.float32)  # the model's input for a drawing read as empty
 _data: dict | None = None
 _stroke_width = STROKE_WIDTH
 
@@ -73,23 +76,21 @@ def pad_value(strokes: list[np.ndarray]) -> dict:
             "strokes": [np.round((s - lo) * scale + offset, 1).tolist() for s in strokes]}
 
 
-def _prepare(i: int) -> tuple[list[tuple[str, np.ndarray | None, np.ndarray]], np.ndarray | None]:
-    """Sample i -> ([(variant, pipeline 28x28 or None if read as empty, naive 28x28)], strokes 28x28 or None)."""
+def _split(value) -> list | EmptyDrawing:
+    """The drawing split and framed as the app does it (`segment.pieces`), or why it reads as empty."""
+    try:
+        return pieces(value, _stroke_width)
+    except EmptyDrawing as exc:
+        return exc
+
+
+def _prepare(i: int) -> tuple[list[tuple[str, list | EmptyDrawing, np.ndarray]], list | EmptyDrawing]:
+    """Sample i -> ([(variant, its pieces, naive 28x28)], the pieces of its strokes)."""
     from render_sketch import standard_variants, strokes_of
 
     strokes = strokes_of(_data, i)
-    images = []
-    for name, image in standard_variants(strokes, seed=i):
-        try:
-            prepared = preprocess(image, _stroke_width)
-        except EmptyDrawing:
-            prepared = None
-        images.append((name, prepared, naive_resize(image)))
-    try:
-        framed = frame_strokes(parse_strokes(pad_value(strokes)), _stroke_width)
-    except EmptyDrawing:
-        framed = None
-    return images, framed
+    images = [(name, _split(image), naive_resize(image)) for name, image in standard_variants(strokes, seed=i)]
+    return images, _split(parse_strokes(pad_value(strokes)))
 
 
 def _init_worker(path: str, stroke_width: float) -> None:
@@ -100,46 +101,49 @@ def _init_worker(path: str, stroke_width: float) -> None:
         _data = {k: z[k] for k in z.files}
 
 
-def cache_key(strokes: Path, every: int, stroke_width: float) -> str:
-    """A hash of everything the inputs depend on: the data, the rendering and framing code, the options."""
-    digest = hashlib.sha256(f"{every} {stroke_width}".encode())
-    sources = [strokes, SHARED / "tools" / "render_sketch.py", Path(__file__),
-               *sorted((ROOT / "mnist_sketch").glob("*.py"))]
+def cache_key(strokes: Path, options: str, scripts: list[Path]) -> str:
+    """A hash of everything the inputs depend on: the data, the tools and code that make them, the options."""
+    digest = hashlib.sha256(options.encode())
+    sources = [strokes, *sorted((SHARED / "tools").glob("*.py")), *scripts, *sorted((ROOT / "mnist_sketch").glob("*.py"))]
     for path in sources:
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
-def prepare_inputs(args: argparse.Namespace, indices: list[int]) -> dict[str, np.ndarray]:
-    """Every input the benchmark reads: {"variant", "label", "image", "naive", "image_empty", "strokes",
-    "strokes_label", "strokes_empty"}, rendered in worker processes (or loaded from the cache)."""
-    cached = CACHE_DIR / f"sketch_inputs_{cache_key(args.strokes, args.every, args.stroke_width)}.npz"
+def prepare_inputs(args: argparse.Namespace, indices: list[int]) -> dict:
+    """Every input the benchmark reads: {"variant", "label", "image" (pieces per drawing), "naive",
+    "strokes" (pieces per sample), "strokes_label"}, made in worker processes (or loaded from the cache)."""
+    key = cache_key(args.strokes, f"{args.every} {args.stroke_width}", [Path(__file__)])
+    cached = CACHE_DIR / f"sketch_inputs_{key}.pickle"
     if args.cache and cached.is_file():
-        with np.load(cached) as z:
-            print(f"inputs from the cache {cached.relative_to(ROOT)}")
-            return {k: z[k] for k in z.files}
+        print(f"inputs from the cache {cached.relative_to(ROOT)}")
+        return pickle.loads(cached.read_bytes())
     with np.load(args.strokes) as z:
         labels = z["labels"]
     start = time.perf_counter()
     with Pool(args.workers, _init_worker, (str(args.strokes), args.stroke_width)) as pool:  # before TensorFlow
         prepared = pool.map(_prepare, indices, chunksize=16)
-    print(f"rendering + preprocessing {time.perf_counter() - start:.0f} s with {args.workers} workers")
-    rows = [(name, labels[i], image, naive) for i, (images, _) in zip(indices, prepared)
-            for name, image, naive in images]
+    print(f"rendering + splitting + framing {time.perf_counter() - start:.0f} s with {args.workers} workers")
+    rows = [(name, labels[i], split, naive) for i, (images, _) in zip(indices, prepared)
+            for name, split, naive in images]
     inputs = {
         "variant": np.array([r[0] for r in rows]),
         "label": np.array([r[1] for r in rows]),
-        "image": np.stack([BLANK if r[2] is None else r[2] for r in rows]),
-        "image_empty": np.array([r[2] is None for r in rows]),
+        "image": [r[2] for r in rows],
         "naive": np.stack([r[3] for r in rows]),
-        "strokes": np.stack([BLANK if framed is None else framed for _, framed in prepared]),
-        "strokes_empty": np.array([framed is None for _, framed in prepared]),
+        "strokes": [split for _, split in prepared],
         "strokes_label": labels[indices],
     }
     if args.cache:
         CACHE_DIR.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(cached, **inputs)
+        cached.write_bytes(pickle.dumps(inputs, protocol=pickle.HIGHEST_PROTOCOL))
     return inputs
+
+
+def as_probs(readings: list) -> np.ndarray:
+    """(n, 10) pseudo-probabilities of single-digit readings, for top-k: a drawing read as several
+    digits, or as none, gets zeros (wrong whatever k)."""
+    return np.stack([r.probabilities[0] if len(r.probabilities) == 1 else np.zeros(10) for r in readings])
 
 
 def topk(probs: np.ndarray, truth: np.ndarray, k: int) -> float:
@@ -166,14 +170,14 @@ def score(name: str, probs: dict[str, np.ndarray], inputs: dict[str, np.ndarray]
     print(f"{'mean':<16} {mean['top1']:>7.2%} {mean['top3']:>7.2%}   {mean['top1_one_view']:>14.2%}   "
           f"{naive[0]:>11.2%} {naive[1]:>11.2%}")
     worst = min(per_variant, key=lambda v: per_variant[v]["top1"])
-    print(f"worst variant top-1: {per_variant[worst]['top1']:.2%} ({worst}); "
-          f"drawings read as empty: {int(inputs['image_empty'].sum())}")
+    print(f"worst variant top-1: {per_variant[worst]['top1']:.2%} ({worst}); drawings read as empty: "
+          f"{probs['image_empty']}, as two digits or more: {probs['image_split']}")
     s_truth = inputs["strokes_label"]
     strokes = {"top1": topk(p_strokes, s_truth, 1), "top3": topk(p_strokes, s_truth, 3),
                "top1_one_view": topk(probs["strokes_one_view"], s_truth, 1)}
     print(f"{'strokes':<16} {strokes['top1']:>7.2%} {strokes['top3']:>7.2%}   {strokes['top1_one_view']:>14.2%}   "
-          f"(the pen's path framed directly; the same {len(s_truth)} samples; "
-          f"read as empty: {int(inputs['strokes_empty'].sum())})")
+          f"(the pen's path; the same {len(s_truth)} samples; read as empty: {probs['strokes_empty']}, "
+          f"as two digits or more: {probs['strokes_split']})")
 
     from mnist_sketch.predict import UNCERTAIN_BELOW
 
@@ -190,7 +194,8 @@ def score(name: str, probs: dict[str, np.ndarray], inputs: dict[str, np.ndarray]
     common = sorted(confusions.items(), key=lambda kv: -kv[1])[:8]
     print("most frequent misreadings (true->read: count): " + ", ".join(f"{t}->{p}: {n}" for (t, p), n in common))
     return {"samples": len(s_truth), "drawings": len(truth), "variants": per_variant, "mean": mean,
-            "worst_variant": worst, "strokes": strokes, "naive_top1": naive[0]}
+            "worst_variant": worst, "strokes": strokes, "naive_top1": naive[0],
+            "read_as_several_digits": {"image": probs["image_split"], "strokes": probs["strokes_split"]}}
 
 
 def record(model_path: Path, figures: dict) -> None:
@@ -238,16 +243,19 @@ def main() -> int:
     for path in args.model:
         model = load_model_file(path)
         reader, one_view = DigitReader(model), DigitReader(model, rotations=(0.0,))
+        images, strokes = reader.choose(inputs["image"]), reader.choose(inputs["strokes"])
         all_probs.append({
-            "image": reader.predict_batch(inputs["image"]), "image_one_view": one_view.predict_batch(inputs["image"]),
+            "image": as_probs(images), "image_one_view": as_probs(one_view.choose(inputs["image"])),
             "naive": reader.predict_batch(inputs["naive"]),
-            "strokes": reader.predict_batch(inputs["strokes"]),
-            "strokes_one_view": one_view.predict_batch(inputs["strokes"]),
+            "strokes": as_probs(strokes), "strokes_one_view": as_probs(one_view.choose(inputs["strokes"])),
+            "image_empty": sum(r.empty for r in images), "image_split": sum(len(r.probabilities) > 1 for r in images),
+            "strokes_empty": sum(r.empty for r in strokes),
+            "strokes_split": sum(len(r.probabilities) > 1 for r in strokes),
         })
         if path == args.model[0]:
             print(f"views averaged: {reader.rotations} degrees; 'one view' runs the model once per drawing")
         figures = score(str(path), all_probs[-1], inputs)
-    if args.ensemble:
+    if args.ensemble:  # the mean of the models' single-digit readings
         mean = {key: np.mean([p[key] for p in all_probs], axis=0) for key in all_probs[0]}
         score(f"ensemble of {len(args.model)}: mean of their probabilities", mean, inputs)
     if args.record:

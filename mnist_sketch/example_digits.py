@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import math
 
-from PIL import Image, ImageDraw
+import numpy as np
+from PIL import Image
+
+from mnist_sketch.strokes import Strokes, draw_on_paper
 
 SLANT = 0.12  # x shift per unit of height going up: a right-leaning hand
 ASPECT = 0.7  # digits are narrower than tall
@@ -64,16 +67,9 @@ def pad_value(number: str, canvas: tuple[int, int] = (900, 600), height: float =
     return {"width": w, "height": h, "strokes": [[[round(x), round(y)] for x, y in s] for s in strokes]}
 
 
-def draw_png(digit: int, size: int = 800, box: float = 0.62, brush: int = 36, supersample: int = 2) -> Image.Image:
+def draw_png(digit: int, size: int = 800, box: float = 0.62, brush: int = 36) -> Image.Image:
     """One digit, black on white like a sketchpad's export: an "L" image size x size, its box `box` of it
     tall and centred, drawn with a round brush `brush` px wide (the old sketchpad's, 1/22 of the canvas)."""
-    s = size * supersample
-    height = box * s
-    img = Image.new("L", (s, s), 255)
-    pen = ImageDraw.Draw(img)
-    r = brush * supersample / 2
-    for pts in _strokes(digit, (s - ASPECT * height) / 2, (s - height) / 2, height):
-        pen.line(pts, fill=0, width=round(2 * r), joint="curve")
-        for x, y in (pts[0], pts[-1]):  # round caps, like a round brush
-            pen.ellipse((x - r, y - r, x + r, y + r), fill=0)
-    return img.resize((size, size), Image.Resampling.LANCZOS)
+    height = box * size
+    strokes = _strokes(digit, (size - ASPECT * height) / 2, (size - height) / 2, height)
+    return draw_on_paper(Strokes(size, size, tuple(np.array(s) for s in strokes)), brush)

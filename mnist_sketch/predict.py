@@ -1,4 +1,4 @@
-"""The model's reading of a drawing: probabilities of all ten digits and the top guesses."""
+"""The model's reading of a drawing: each digit's probabilities, and the most likely readings of the whole."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import numpy as np
 import tensorflow as tf
 
 from mnist_sketch.model import INPUT_SHAPE, NUM_CLASSES
-from mnist_sketch.preprocess import EMPTY_MESSAGE, EmptyDrawing, preprocess
-from mnist_sketch.strokes import Strokes, frame_strokes
+from mnist_sketch.preprocess import EMPTY_MESSAGE, EmptyDrawing
+from mnist_sketch.segment import Piece, pieces
 
 # Below this calibrated top probability a reading is marked uncertain. On the
 # 47,274 pen-drawn renderings of benchmarks/sketch_accuracy.py it flags 1.1 % of
@@ -29,58 +29,81 @@ VIEW_ROTATIONS_DEG = (0.0, -10.0, 10.0)
 CHUNK = 1024  # images per model call in predict_batch: under 1 GB of activations with three views
 
 
+def ordinal(n: int) -> str:
+    """1 -> '1st', 2 -> '2nd', 3 -> '3rd', 4 -> '4th' (up to 12 digits are read)."""
+    return {1: "1st", 2: "2nd", 3: "3rd"}.get(n, f"{n}th")
+
+
 @dataclass(frozen=True)
 class Reading:
-    """What the model reads in one drawing.
+    """What the model reads in one drawing: its digits, left to right.
 
-    `probabilities` is (10,) float summing to 1, or None when nothing was
-    drawn; `model_input` is the (28, 28) float image in [0, 1] the model saw;
-    `empty_message` says why an empty reading is empty.
+    `probabilities` holds each digit's (10,) probabilities (summing to 1) and
+    `inputs` the (28, 28) float images in [0, 1] the model saw; both are empty
+    when nothing readable was drawn, and `empty_message` then says why.
     """
 
-    probabilities: np.ndarray | None
-    model_input: np.ndarray | None
+    probabilities: tuple[np.ndarray, ...] = ()
+    inputs: tuple[np.ndarray, ...] = ()
     empty_message: str = EMPTY_MESSAGE
 
     @property
     def empty(self) -> bool:
-        return self.probabilities is None
+        return not self.probabilities
+
+    def top(self, k: int = 3) -> list[tuple[str, float]]:
+        """The k most likely readings of the whole drawing with their probabilities, most likely first.
+
+        A reading's probability is the product of its digits' (the model reads
+        each digit on its own): "7" 0.97, or "2026" 0.91, "2028" 0.05, ...
+        """
+        if self.empty:
+            return []
+        best = [("", 1.0)]
+        for probs in self.probabilities:
+            digits = np.argsort(probs)[::-1][:k]
+            best = sorted(((text + str(d), p * float(probs[d])) for text, p in best for d in digits),
+                          key=lambda reading: -reading[1])[:k]
+        return best
 
     @property
-    def digit(self) -> int | None:
-        return None if self.empty else int(np.argmax(self.probabilities))
+    def text(self) -> str | None:
+        """The most likely reading, e.g. "7" or "2026"; None when nothing was drawn."""
+        return None if self.empty else self.top(1)[0][0]
 
     @property
     def confidence(self) -> float:
-        return 0.0 if self.empty else float(np.max(self.probabilities))
+        return 0.0 if self.empty else self.top(1)[0][1]
+
+    def doubtful(self) -> list[tuple[int, tuple[int, int]]]:
+        """The digits read with less than UNCERTAIN_BELOW: (position from 1, (best, second best))."""
+        out = []
+        for position, probs in enumerate(self.probabilities, start=1):
+            if probs.max() < UNCERTAIN_BELOW:
+                first, second = (int(d) for d in np.argsort(probs)[::-1][:2])
+                out.append((position, (first, second)))
+        return out
 
     @property
     def uncertain(self) -> bool:
-        return not self.empty and self.confidence < UNCERTAIN_BELOW
-
-    def top(self, k: int = 3) -> list[tuple[int, float]]:
-        """The k most likely digits with their probabilities, most likely first."""
-        if self.empty:
-            return []
-        order = np.argsort(self.probabilities)[::-1][:k]
-        return [(int(d), float(self.probabilities[d])) for d in order]
+        return bool(self.doubtful())
 
     @property
     def message(self) -> str:
         """One sentence for a person: the reading, a doubt, or a request to draw."""
         if self.empty:
             return self.empty_message
-        if self.uncertain:
-            guesses = " or ".join(str(d) for d, _ in self.top(2))
-            return f"Not sure: maybe {guesses}. Try drawing it larger and clearer."
-        article = "an" if self.digit == 8 else "a"
-        return f"It's {article} {self.digit} ({self.confidence:.0%} sure)."
-
-
-def model_input(value: Any) -> np.ndarray:
-    """`Strokes` (the pad's value), framed from the pen's path, or any image `preprocess` accepts:
-    -> (28, 28) float32 in [0, 1]. Raises EmptyDrawing or InvalidDrawing."""
-    return frame_strokes(value) if isinstance(value, Strokes) else preprocess(value)
+        doubts = self.doubtful()
+        if len(self.probabilities) == 1:
+            if doubts:
+                first, second = doubts[0][1]
+                return f"Not sure: maybe {first} or {second}. Try drawing it larger and clearer."
+            article = "an" if self.text == "8" else "a"
+            return f"It's {article} {self.text} ({self.confidence:.0%} sure)."
+        if doubts:
+            which = " and ".join(f"the {ordinal(position)} digit: {a} or {b}" for position, (a, b) in doubts)
+            return f"Not sure about {which}. Maybe {self.text}?"
+        return f"It's {self.text} ({self.confidence:.0%} sure)."
 
 
 def rotate(images: tf.Tensor, degrees: float) -> tf.Tensor:
@@ -134,14 +157,33 @@ class DigitReader:
         return self.read_many([value])[0]
 
     def read_many(self, values: list[Any]) -> list[Reading]:
-        """Read several drawings with one model call."""
-        images: list[np.ndarray | EmptyDrawing] = []
+        """Read several drawings, each split into its digits, with one model call for all of them."""
+        found: list[list[Piece] | EmptyDrawing] = []
         for value in values:
             try:
-                images.append(model_input(value))
+                found.append(pieces(value))
             except EmptyDrawing as exc:
-                images.append(exc)
-        drawn = [im for im in images if not isinstance(im, EmptyDrawing)]
-        probs = iter(self.predict_batch(np.stack(drawn)) if drawn else [])
-        return [Reading(None, None, str(im)) if isinstance(im, EmptyDrawing) else Reading(next(probs), im)
-                for im in images]
+                found.append(exc)
+        return self.choose(found)
+
+    def choose(self, found: list[list[Piece] | EmptyDrawing]) -> list[Reading]:
+        """Readings of drawings already split by `segment.pieces` (an EmptyDrawing for one that was not).
+
+        Every input of every option is read in one model call; per piece, the
+        option whose digits are read with the highest joint confidence is kept.
+        """
+        inputs = [image for layout in found if not isinstance(layout, EmptyDrawing)
+                  for piece in layout for option in piece for image in option]
+        probs = iter(self.predict_batch(np.stack(inputs)) if inputs else [])
+        readings = []
+        for layout in found:
+            if isinstance(layout, EmptyDrawing):
+                readings.append(Reading(empty_message=str(layout)))
+                continue
+            digits: list[tuple[np.ndarray, np.ndarray]] = []
+            for piece in layout:
+                read = [[(next(probs), image) for image in option] for option in piece]
+                scores = [sum(np.log(p.max()) for p, _ in option) for option in read]
+                digits += read[int(np.argmax(scores))]
+            readings.append(Reading(tuple(p for p, _ in digits), tuple(image for _, image in digits)))
+        return readings

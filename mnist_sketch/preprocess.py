@@ -10,9 +10,12 @@ like MNIST.
 
 Pipeline (each step is one function below):
 
-    value --load_image--> HxW[x3|4] uint8 --ink_map--> HxW uint8 ink (255 = ink)
-          --crop_to_ink--> --resize_longer_side--> working-size float ink
-          --normalise_stroke_width--> --fit_in_box--> <=20x20 --center_by_mass--> 28x28
+    value --load_image--> HxW[x3|4] uint8 --ink_map--> HxW uint8 ink (255 = ink)    = ink_of
+    ink --crop_to_ink--> --resize_longer_side--> working-size float ink
+        --normalise_stroke_width--> --fit_in_box--> <=20x20 --center_by_mass--> 28x28  = frame_ink
+
+A drawing of several digits is split into single-digit ink maps between the two
+halves (`mnist_sketch.segment`).
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ class InvalidImage(InvalidDrawing):
     """The value is not an image the app can read (wrong type, undecodable bytes, bad dict)."""
 
 
-EMPTY_MESSAGE = "Draw a digit (0-9) on the pad."
+EMPTY_MESSAGE = "Draw a digit (0-9), or a whole number, on the pad."
 
 
 class EmptyDrawing(ValueError):
@@ -306,14 +309,26 @@ def center_by_mass(ink: np.ndarray, size: int = MNIST_SIZE) -> np.ndarray:
     return out
 
 
-def preprocess(value: Any, stroke_width: float = STROKE_WIDTH) -> np.ndarray:
-    """Any supported input (see `load_image`) -> (28, 28) float32 MNIST-like ink in [0, 1].
+def ink_of(value: Any) -> np.ndarray:
+    """Any supported input (see `load_image`) -> its (H, W) uint8 ink map, at most MAX_SIDE on a side."""
+    return downscale_huge(ink_map(load_image(value)))
 
-    `stroke_width` (px at 28x28) is the width strokes are normalised to. Raises
-    InvalidImage for input that is not an image and EmptyDrawing for an image
-    with nothing drawn on it.
+
+def frame_ink(ink: np.ndarray, stroke_width: float = STROKE_WIDTH) -> np.ndarray:
+    """An (H, W) uint8 ink map of one digit -> (28, 28) float32 MNIST-like ink in [0, 1].
+
+    `stroke_width` (px at 28x28) is the width strokes are normalised to.
+    Raises EmptyDrawing when the map holds no ink.
     """
-    ink = crop_to_ink(downscale_huge(ink_map(load_image(value))))
-    work = resize_longer_side(ink, WORK_SIZE)
+    work = resize_longer_side(crop_to_ink(ink), WORK_SIZE)
     work = normalise_stroke_width(work, stroke_width * WORK_SCALE)
     return center_by_mass(fit_in_box(work))
+
+
+def preprocess(value: Any, stroke_width: float = STROKE_WIDTH) -> np.ndarray:
+    """Any supported input (see `load_image`), read as one digit -> (28, 28) float32 MNIST-like ink in [0, 1].
+
+    Raises InvalidImage for input that is not an image and EmptyDrawing for an
+    image with nothing drawn on it.
+    """
+    return frame_ink(ink_of(value), stroke_width)

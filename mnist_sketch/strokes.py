@@ -117,6 +117,17 @@ def check_drawn(strokes: Strokes) -> None:
         raise EmptyDrawing("That is only a dot: draw a digit (0-9) on the pad.")
 
 
+def _pen(draw: ImageDraw.ImageDraw, strokes: Sequence[Sequence[tuple[float, float]]], width: float,
+         ink: int) -> None:
+    """Draw strokes of (x, y) points with a round pen `width` px wide: joined lines, round ends."""
+    r = width / 2
+    for xy in strokes:
+        if len(xy) > 1:
+            draw.line(list(xy), fill=ink, width=round(width), joint="curve")
+        for x, y in (xy[0], xy[-1]):
+            draw.ellipse((x - r, y - r, x + r, y + r), fill=ink)
+
+
 def render_in_box(strokes: Sequence[np.ndarray], pen_width: float = STROKE_WIDTH, box: int = BOX_SIZE) -> np.ndarray:
     """Strokes ((n, 2) points) drawn with a round pen `pen_width` px wide, their ink box fitted in box x box.
 
@@ -130,18 +141,21 @@ def render_in_box(strokes: Sequence[np.ndarray], pen_width: float = STROKE_WIDTH
     h, w = (min(box, math.ceil(extent[i] * scale + pen_width)) for i in (1, 0))
     s = SUPERSAMPLE
     layer = Image.new("L", (w * s, h * s), 0)
-    draw = ImageDraw.Draw(layer)
-    radius = pen_width * s / 2
-    for stroke in strokes:
-        xy = [(float(x), float(y)) for x, y in ((stroke - lo) * scale * s + radius)]
-        if len(xy) > 1:
-            draw.line(xy, fill=255, width=round(2 * radius), joint="curve")
-        for x, y in (xy[0], xy[-1]):  # round ends
-            draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
+    placed = [[(float(x), float(y)) for x, y in (stroke - lo) * scale * s + pen_width * s / 2] for stroke in strokes]
+    _pen(ImageDraw.Draw(layer), placed, pen_width * s, 255)
     return np.asarray(layer.reduce(s), np.float32) / 255.0
 
 
+def draw_on_paper(strokes: Strokes, pen_width: float) -> Image.Image:
+    """The drawing as the pad shows it: black strokes `pen_width` canvas px wide on a white "L" image of
+    the canvas's size, anti-aliased (drawn at twice the size, then area-averaged)."""
+    size = (max(1, round(strokes.width)), max(1, round(strokes.height)))
+    paper = Image.new("L", (size[0] * 2, size[1] * 2), 255)
+    _pen(ImageDraw.Draw(paper), [[(2 * float(x), 2 * float(y)) for x, y in s] for s in strokes.strokes],
+         2 * pen_width, 0)
+    return paper.reduce(2)
+
+
 def frame_strokes(strokes: Strokes, pen_width: float = STROKE_WIDTH) -> np.ndarray:
-    """A stroke drawing -> (28, 28) float32 MNIST-like ink in [0, 1]; EmptyDrawing for a blank pad or a dot."""
-    check_drawn(strokes)
+    """The strokes of one digit -> (28, 28) float32 MNIST-like ink in [0, 1]."""
     return center_by_mass(render_in_box(strokes.strokes, pen_width))

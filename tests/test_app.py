@@ -254,6 +254,22 @@ def test_bad_strokes_get_a_clear_error_and_the_server_keeps_serving(client, name
     assert top_digit(predict_strokes(client, pad(SEVEN))[0]) == "7"
 
 
+def test_a_number_is_read_whole_with_its_digits_side_by_side_in_the_preview(client, tmp_path):
+    from gradio_client import handle_file
+
+    from mnist_sketch.example_digits import pad_value
+    from mnist_sketch.strokes import draw_on_paper, parse_strokes
+
+    label, preview, message = predict_strokes(client, pad_value("2026"))
+    assert label["label"] == "2026" and message.startswith("It's 2026 (")
+    assert [c["label"] for c in label["confidences"]][0] == "2026" and len(label["confidences"]) == 3
+    assert all(len(c["label"]) == 4 for c in label["confidences"])
+    with Image.open(preview["path"] if isinstance(preview, dict) else preview) as img:
+        assert img.size == ((4 * 28 + 3) * 8, 224)  # four 28x28 inputs, a line between two
+    draw_on_paper(parse_strokes(pad_value("42")), 20).save(tmp_path / "42.png")
+    assert top_digit(predict(client, handle_file(str(tmp_path / "42.png")))[0]) == "42"
+
+
 def test_concurrent_clients_all_get_their_answers(app_url, drawings):
     from gradio_client import Client
 

@@ -189,6 +189,20 @@ def test_draw_undo_clear_and_examples_with_a_mouse(browser, app_url):
     context.close()
 
 
+def test_a_number_drawn_or_picked_is_read_whole(browser, app_url):
+    context, page, errors = open_app(browser, app_url, **DESKTOP)
+    for offset, digit in ((-0.45, SEVEN), (0.45, ONE)):  # a 7, then a 1 beside it
+        draw_with_mouse(page, [[(x + offset, y) for x, y in stroke] for stroke in digit])
+    wait_for_top_guess(page, "71")
+    assert message(page).startswith("It's 71")
+    assert page.locator("#label .confidence-set").first.inner_text().startswith("71")
+
+    page.get_by_text("2026", exact=True).click()  # the example
+    wait_for_top_guess(page, "2026")
+    assert errors == [] and page.locator(TOAST).count() == 0
+    context.close()
+
+
 def test_on_a_phone_the_pad_fits_and_a_finger_draws(browser, app_url):
     context, page, errors = open_app(browser, app_url, **PHONE)
     box = page.locator(PAD).bounding_box()

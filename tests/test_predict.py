@@ -7,7 +7,8 @@ import pytest
 from drawing import DIGIT_STROKES, draw_digit
 from PIL import Image
 
-from mnist_sketch.predict import EMPTY_MESSAGE, UNCERTAIN_BELOW, DigitReader, Reading, rotate
+from mnist_sketch.predict import UNCERTAIN_BELOW, DigitReader, Reading, rotate
+from mnist_sketch.preprocess import EMPTY_MESSAGE
 
 
 def as_sketch(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -32,15 +33,15 @@ def test_pipeline_reads_mnist_digits_drawn_large_anywhere(reader, mnist_digits):
     x, y = mnist_digits
     rng = np.random.default_rng(1)
     readings = reader.read_many([as_sketch(d, rng) for d in x[1000:1400]])
-    assert np.mean([r.digit == label for r, label in zip(readings, y[1000:1400])]) > 0.97
+    assert np.mean([r.text == str(label) for r, label in zip(readings, y[1000:1400])]) > 0.97
 
 
 @pytest.mark.parametrize("digit", sorted(DIGIT_STROKES))
 def test_drawn_digits_are_read(reader, digit):
     reading = reader.read(draw_digit(digit, background=None))
-    assert reading.digit == digit and not reading.uncertain
-    assert reading.top(3)[0][0] == digit and len(reading.top(3)) == 3
-    assert reading.model_input.shape == (28, 28)
+    assert reading.text == str(digit) and not reading.uncertain
+    assert reading.top(3)[0][0] == str(digit) and len(reading.top(3)) == 3
+    assert len(reading.inputs) == 1 and reading.inputs[0].shape == (28, 28)
     assert str(digit) in reading.message
 
 
@@ -52,7 +53,7 @@ def test_read_many_matches_read_and_keeps_blanks(reader):
         single = reader.read(value)
         assert single.empty == one.empty
         if not single.empty:
-            assert np.allclose(single.probabilities, one.probabilities, atol=1e-5)
+            assert np.allclose(single.probabilities[0], one.probabilities[0], atol=1e-5)
     assert reader.read_many([]) == []
 
 
@@ -105,22 +106,23 @@ def test_requests_do_not_use_model_predict(reader):
         def predict(self, *args, **kwargs):
             raise AssertionError("model.predict called on the request path")
 
-    assert DigitReader(NoPredict(reader.model)).read(draw_digit(4)).digit == 4
+    assert DigitReader(NoPredict(reader.model)).read(draw_digit(4)).text == "4"
 
 
 def test_reading_semantics():
-    confident = Reading(np.array([0.01, 0.9, 0.05, 0.04, 0, 0, 0, 0, 0, 0]), np.zeros((28, 28)))
-    assert confident.digit == 1 and not confident.uncertain
-    assert confident.top(3) == [(1, pytest.approx(0.9)), (2, pytest.approx(0.05)), (3, pytest.approx(0.04))]
+    confident = Reading((np.array([0.01, 0.9, 0.05, 0.04, 0, 0, 0, 0, 0, 0]),), (np.zeros((28, 28)),))
+    assert confident.text == "1" and not confident.uncertain
+    assert confident.top(3) == [("1", pytest.approx(0.9)), ("2", pytest.approx(0.05)), ("3", pytest.approx(0.04))]
     assert confident.message.startswith("It's a 1")
 
     unsure_p = np.full(10, (1 - UNCERTAIN_BELOW + 0.1) / 9)
     unsure_p[7] = UNCERTAIN_BELOW - 0.1
     unsure_p[1] += 0.01
     unsure_p /= unsure_p.sum()
-    unsure = Reading(unsure_p, np.zeros((28, 28)))
+    unsure = Reading((unsure_p,), (np.zeros((28, 28)),))
     assert unsure.uncertain and "Not sure" in unsure.message and "7" in unsure.message
 
-    empty = Reading(None, None)
-    assert empty.empty and empty.digit is None and empty.top() == [] and empty.message == EMPTY_MESSAGE
+    empty = Reading()
+    assert empty.empty and empty.text is None and empty.top() == [] and empty.message == EMPTY_MESSAGE
     assert not empty.uncertain
+    assert Reading(empty_message="That is only a dot.").message == "That is only a dot."

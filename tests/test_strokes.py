@@ -15,6 +15,7 @@ from mnist_sketch.strokes import (
     MAX_STROKES,
     InvalidStrokes,
     Strokes,
+    check_drawn,
     frame_strokes,
     parse_strokes,
     render_in_box,
@@ -74,7 +75,7 @@ def test_a_straight_line_is_a_one_and_keeps_its_aspect():
 @pytest.mark.parametrize("strokes", [[[[300, 300]]], [[[300, 300], [302, 301]], [[304, 299]]]], ids=["one point", "a tap"])
 def test_a_dot_is_not_a_digit(strokes):
     with pytest.raises(EmptyDrawing, match="only a dot"):
-        frame_strokes(parse_strokes(value(strokes)))
+        check_drawn(parse_strokes(value(strokes)))
 
 
 def test_a_single_point_stroke_inside_a_drawing_is_a_round_dot():
@@ -84,7 +85,7 @@ def test_a_single_point_stroke_inside_a_drawing_is_a_round_dot():
 
 def test_an_empty_pad_is_an_empty_drawing():
     with pytest.raises(EmptyDrawing):
-        frame_strokes(parse_strokes(value([])))
+        check_drawn(parse_strokes(value([])))
 
 
 def test_points_off_the_canvas_are_moved_to_its_edge():
@@ -132,10 +133,10 @@ def test_the_limits_are_reachable():
 
 def test_the_examples_are_read_as_their_digits(reader):
     readings = reader.read_many([parse_strokes(pad_value(str(d))) for d in STROKES])
-    assert [r.digit for r in readings] == list(STROKES)
+    assert [r.text for r in readings] == [str(d) for d in STROKES]
     assert all(r.confidence > 0.8 for r in readings)
 
 
 @pytest.mark.parametrize("digit", sorted(DIGIT_STROKES))
 def test_drawn_strokes_are_read(reader, digit):
-    assert reader.read(Strokes(900, 600, tuple(np.array(s) for s in unit_strokes(digit)))).digit == digit
+    assert reader.read(Strokes(900, 600, tuple(np.array(s) for s in unit_strokes(digit)))).text == str(digit)

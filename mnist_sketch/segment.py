@@ -1,0 +1,215 @@
+"""A drawing split into its digits, left to right, each framed as the model's 28x28 input.
+
+People write a number as digits side by side on a common baseline, each made
+of one or more parts (strokes of the pen, or connected blots of ink in an
+image): a 4 or a 5 in two strokes, a crossed 7, a slashed 0, a 1 with a flag
+and a base. `group_parts` joins the parts of a drawing into digits from their
+boxes alone, H being the tallest part's height:
+
+- parts whose horizontal extents overlap by at least MERGE_OVERLAP of the
+  narrower one lie above and below one another: one digit (FULL_OVERLAP when
+  both are as tall as a digit and stand on one baseline: two narrow digits,
+  such as 11, may overlap a little);
+- a part beside another, at most ATTACH_GAP * H away, belongs to it when it
+  does not stand on the same baseline (bottoms more than OFF_BASELINE * H
+  apart): a 5's bar, a 1's flag, a 4's corner drawn apart from its stem. A
+  small digit on the baseline stays a digit.
+- specks (under SPECK_FRACTION * H both ways) are dropped.
+
+These thresholds were chosen on the numbers and single digits of
+benchmarks/number_accuracy.py and sketch_accuracy.py (benchmarks/RESULTS.md).
+
+In an image, touching digits are one blot of ink. Two ways apart:
+
+- a blot wider than tall is eroded to the core of its strokes (NECK of the
+  stroke width): digits that touch through a narrow neck come apart, while a
+  digit drawn with one pen never does (its strokes are all a pen wide);
+- a blot still wider than WIDE_RATIO times its height (WIDE_ALONE when it is
+  the whole drawing: one wide digit is likelier then) may be several digits:
+  it comes with options, whole and cut at the lowest points of its vertical
+  ink profile, and the reader keeps the one whose digits it reads with the
+  highest joint confidence (`predict.DigitReader.choose`).
+
+`pieces(value)` gives, per piece of the drawing, left to right, its options.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy import ndimage
+
+from mnist_sketch.preprocess import (INK_LEVEL, MIN_INK_PIXELS, STROKE_WIDTH, EmptyDrawing, crop_to_ink, frame_ink,
+                                     ink_of)
+from mnist_sketch.preprocess import stroke_width as measured_width  # the parameter `stroke_width` is the target
+from mnist_sketch.strokes import MAX_STROKES, Strokes, check_drawn, frame_strokes
+
+MERGE_OVERLAP = 0.5  # parts overlapping by this share of the narrower one's width are one digit...
+FULL_OVERLAP = 0.7  # ...or this share, when both are digit-sized (not short) on one baseline
+SHORT_PART = 0.75  # a part shorter than this share of H is not a whole digit on its own
+ATTACH_GAP = 0.3  # a part this close to another (share of H) belongs to it when...
+OFF_BASELINE = 0.2  # ...its bottom is this far (share of H) from the other's
+SPECK_FRACTION = 0.05  # parts smaller than this share of H both ways are specks (a 5's bar can be 0.07)
+NECK = 0.6  # touching digits are eroded apart where they meet through less than this share of the pen's width
+WIDE_RATIO = 1.0  # a blot wider than this many times its height may be touching digits...
+WIDE_ALONE = 1.6  # ...or this many times, when it is the whole drawing
+MAX_CUTS = 3  # cut points tried in a wide blot, the lowest of its ink profile
+MAX_OPTIONS = 16  # ways to read one piece, at most
+MAX_DIGITS = 12
+MAX_PARTS = MAX_STROKES  # separate blots of ink in an image, specks aside: more is not a number
+TOO_MANY = f"That is more than {MAX_DIGITS} digits: write a number of at most {MAX_DIGITS} digits."
+SCATTERED = (f"This image has over {MAX_PARTS} separate marks: it does not look like a drawing of a number. "
+             "Draw a digit or a number.")
+
+
+
+Piece = list[list[np.ndarray]]  # the ways to read a piece of a drawing: each its digits' (28, 28) inputs
+
+
+def _joined(boxes: np.ndarray) -> np.ndarray:
+    """The box (x0, x1, y0, y1) around boxes (n, 4)."""
+    return np.array([boxes[:, 0].min(), boxes[:, 1].max(), boxes[:, 2].min(), boxes[:, 3].max()])
+
+
+def _affinity(a: np.ndarray, b: np.ndarray, height: float) -> float:
+    """How surely two boxes (x0, x1, y0, y1; y down) are parts of one digit: > 0 when they are, the larger
+    the surer."""
+    overlap = min(a[1], b[1]) - max(a[0], b[0])  # < 0: the gap between them
+    narrower = min(a[1] - a[0], b[1] - b[0])
+    short = min(a[3] - a[2], b[3] - b[2]) < SHORT_PART * height
+    off_baseline = abs(a[3] - b[3]) > OFF_BASELINE * height
+    needed = MERGE_OVERLAP if short or off_baseline else FULL_OVERLAP
+    if overlap >= 0 and overlap >= needed * narrower:
+        return 1.0 + overlap / max(narrower, 1e-9)
+    if off_baseline and -overlap <= ATTACH_GAP * height:
+        return 0.5 + 0.5 * overlap / height  # to the neighbour it reaches furthest over, or nearest
+    return 0.0
+
+
+def group_parts(boxes: np.ndarray) -> list[list[int]]:
+    """Parts (boxes (n, 4) of x0, x1, y0, y1; y down) grouped into digits: the indices of each digit's
+    parts, digits left to right, specks in none. Raises EmptyDrawing for more than MAX_PARTS parts."""
+    height = float((boxes[:, 3] - boxes[:, 2]).max())
+    sizes = np.stack([boxes[:, 1] - boxes[:, 0], boxes[:, 3] - boxes[:, 2]], axis=1)
+    groups = [[int(i)] for i in np.flatnonzero(sizes.max(axis=1) >= SPECK_FRACTION * height)]
+    if len(groups) > MAX_PARTS:
+        raise EmptyDrawing(SCATTERED)
+    while len(groups) > 1:  # join the surest pair, until no pair is one digit
+        joined = [_joined(boxes[g]) for g in groups]
+        pairs = itertools.combinations(range(len(groups)), 2)
+        score, a, b = max((_affinity(joined[a], joined[b], height), a, b) for a, b in pairs)
+        if score <= 0:
+            break
+        groups[a] += groups.pop(b)
+    return sorted(groups, key=lambda g: _joined(boxes[g])[:2].sum())
+
+
+def _stroke_boxes(strokes: Sequence[np.ndarray]) -> np.ndarray:
+    return np.array([(s[:, 0].min(), s[:, 0].max(), s[:, 1].min(), s[:, 1].max()) for s in strokes])
+
+
+def stroke_pieces(strokes: Strokes, stroke_width: float = STROKE_WIDTH) -> list[Piece]:
+    """A stroke drawing's pieces (see `pieces`); EmptyDrawing for a blank pad or a dot."""
+    check_drawn(strokes)
+    parts = strokes.strokes
+    return [[[frame_strokes(Strokes(strokes.width, strokes.height, tuple(parts[i] for i in digit)), stroke_width)]]
+            for digit in group_parts(_stroke_boxes(parts))]
+
+
+def cut_points(crop: np.ndarray) -> list[int]:
+    """Up to MAX_CUTS columns of an ink crop where two touching digits may meet: the lowest local
+    minima of its vertical ink profile, away from its ends."""
+    profile = np.convolve(crop.sum(axis=0, dtype=np.float64), np.ones(5) / 5, mode="same")
+    w = len(profile)
+    inner = np.arange(max(1, w // 6), min(w - 1, w - w // 6))
+    minima = [c for c in inner if profile[c] <= profile[c - 1] and profile[c] <= profile[c + 1]]
+    cuts: list[int] = []
+    for c in sorted(minima, key=lambda c: profile[c]):
+        if all(abs(c - d) > w // 8 for d in cuts):  # one cut per valley
+            cuts.append(int(c))
+        if len(cuts) == MAX_CUTS:
+            break
+    return cuts
+
+
+def split_options(crop: np.ndarray, wide: float, depth: int = 0) -> list[list[np.ndarray]]:
+    """The ways to read an ink crop, as lists of crops: whole, and, when it is wider than `wide` times its
+    height, cut in two (each side again, once)."""
+    options = [[crop]]
+    h, w = crop.shape
+    if w <= wide * h or depth >= 2:
+        return options
+    for c in cut_points(crop):
+        try:
+            left, right = crop_to_ink(crop[:, :c]), crop_to_ink(crop[:, c:])
+        except EmptyDrawing:
+            continue
+        options += [lo + ro for lo in split_options(left, WIDE_RATIO, depth + 1)
+                    for ro in split_options(right, WIDE_RATIO, depth + 1)]
+    return options[:MAX_OPTIONS]
+
+
+def _labels(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Connected parts of a boolean mask: (label image, boxes (n, 4) of x0, x1, y0, y1)."""
+    labels, _ = ndimage.label(mask, structure=np.ones((3, 3)))
+    slices = ndimage.find_objects(labels)
+    return labels, np.array([(s[1].start, s[1].stop - 1, s[0].start, s[0].stop - 1) for s in slices], np.float64)
+
+
+def _isolate(labels: np.ndarray, ink: np.ndarray, boxes: np.ndarray, parts: list[int]) -> np.ndarray:
+    """The ink of `parts` (indices into `boxes`; label i + 1) in their box, other parts' ink blanked."""
+    x0, x1, y0, y1 = _joined(boxes[parts]).astype(int)
+    window = labels[y0 : y1 + 1, x0 : x1 + 1]
+    own = np.isin(window, np.array(parts) + 1)
+    others = ndimage.binary_dilation((window > 0) & ~own, iterations=2) & ~own
+    return np.where(others, 0, ink[y0 : y1 + 1, x0 : x1 + 1])
+
+
+def erode_apart(blot: np.ndarray) -> list[np.ndarray]:
+    """A wide blot's digits, when they touch through necks narrower than NECK of the pen: the blot
+    eroded to its strokes' cores, each ink pixel given to its nearest core, the cores grouped into
+    digits as parts are. Returns [blot] when it stays one digit."""
+    mask = blot >= INK_LEVEL
+    depth = ndimage.distance_transform_edt(mask)
+    cores, boxes = _labels(depth > NECK * measured_width(mask.astype(np.float32)) / 2)
+    if len(boxes) < 2:
+        return [blot]
+    groups = group_parts(boxes)
+    if len(groups) < 2:
+        return [blot]
+    nearest = ndimage.distance_transform_edt(cores == 0, return_indices=True)[1]
+    owner = np.where(mask, cores[nearest[0], nearest[1]], 0)
+    parts = [np.isin(owner, np.array(group) + 1) for group in groups]
+    return [crop_to_ink(np.where(part, blot, 0)) for part in parts]
+
+
+def ink_pieces(ink: np.ndarray, stroke_width: float = STROKE_WIDTH) -> list[Piece]:
+    """An (H, W) uint8 ink map's pieces (see `pieces`); EmptyDrawing when there is no ink, or only scattered marks."""
+    labels, boxes = _labels(ink >= INK_LEVEL)
+    if len(boxes) == 0 or np.count_nonzero(labels) < MIN_INK_PIXELS:
+        crop_to_ink(ink)  # raises EmptyDrawing, saying why
+    blots = []
+    for digit in group_parts(boxes):
+        blot = _isolate(labels, ink, boxes, digit)
+        blots += erode_apart(blot) if blot.shape[1] > WIDE_RATIO * blot.shape[0] else [blot]
+    wide = WIDE_ALONE if len(blots) == 1 else WIDE_RATIO
+    return [[[frame_ink(part, stroke_width) for part in option] for option in split_options(blot, wide)]
+            for blot in blots]
+
+
+def pieces(value: Any, stroke_width: float = STROKE_WIDTH) -> list[Piece]:
+    """A drawing (`Strokes`, or any image `preprocess` accepts) -> its pieces, left to right: per piece
+    the ways to read it, each a list of (28, 28) float32 inputs in [0, 1], strokes `stroke_width` px wide.
+
+    Raises EmptyDrawing (nothing readable, or more than MAX_DIGITS digits) or InvalidDrawing.
+    """
+    if isinstance(value, Strokes):
+        found = stroke_pieces(value, stroke_width)
+    else:
+        found = ink_pieces(ink_of(value), stroke_width)
+    if len(found) > MAX_DIGITS:
+        raise EmptyDrawing(TOO_MANY)
+    return found
