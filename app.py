@@ -38,6 +38,9 @@ PREVIEW_SCALE = 8  # the 28x28 model input is shown at 224x224, each pixel a cri
 PREVIEW_SEPARATOR = 96  # grey: the line between two digits' inputs in the preview
 MAX_FILE_SIZE = "10mb"  # larger uploads are refused by the server
 CONCURRENCY = 4  # predictions run at once; more would only queue up for the CPU
+# Every CACHE_SWEEP_S, files this app put in Gradio's cache (uploads, previews) older than CACHE_MAX_AGE_S
+# are deleted: a client fetches its preview within seconds, and the cache would otherwise grow forever.
+CACHE_SWEEP_S, CACHE_MAX_AGE_S = 30, 120
 EXAMPLES = [str(digit) for digit in STROKES] + ["42", "2026"]  # drawn with the project's own strokes
 
 TITLE = "# ✏️ MNIST sketch"
@@ -98,8 +101,10 @@ def footer_text(source: ModelSource) -> str:
     return " · ".join(parts)
 
 
-def build_demo(reader: DigitReader, source: ModelSource) -> gr.Blocks:
-    """The app, reading drawings with `reader`; `source` is named in the footer."""
+def build_demo(reader: DigitReader, source: ModelSource,
+               delete_cache: tuple[int, int] = (CACHE_SWEEP_S, CACHE_MAX_AGE_S)) -> gr.Blocks:
+    """The app, reading drawings with `reader`; `source` is named in the footer. `delete_cache` is
+    Gradio's (every seconds, files older than seconds)."""
 
     def answer(drawing: Strokes | str | dict) -> tuple[dict[str, float] | None, str | None, str]:
         """The top-3 readings with their probabilities, the 28x28 image the model saw (a PNG path), a sentence."""
@@ -120,7 +125,7 @@ def build_demo(reader: DigitReader, source: ModelSource) -> gr.Blocks:
         """Read an image file, or a Sketchpad value {"composite": file, "layers": [...], "background": ...}."""
         return answer(image)
 
-    with gr.Blocks(title="MNIST sketch") as demo:
+    with gr.Blocks(title="MNIST sketch", delete_cache=delete_cache) as demo:
         gr.Markdown(TITLE)
         gr.Markdown(INTRO)
         with gr.Row(equal_height=False):

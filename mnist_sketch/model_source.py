@@ -3,9 +3,12 @@
 Resolution order:
   1. MODEL_PATH, a local mnist.h5 (an error if it cannot be loaded: it was asked for);
   2. hf_hub_download(MODEL_REPO, "mnist.h5", revision=MODEL_REVISION), which uses the
-     cache without network when the file is there, and honours HF_HUB_OFFLINE=1;
-  3. the bundled model/mnist.h5, with a warning, when the Hub cannot be reached, the
-     repo or file is missing, or the downloaded file cannot be loaded.
+     cache without network when the file is there, and honours HF_HUB_OFFLINE=1. One
+     request of at most HUB_TIMEOUT_S first tells whether the Hub can be reached: when
+     it cannot, only the cache is looked at (huggingface_hub would otherwise retry
+     for about 25 s before giving up, and the app would start that much later);
+  3. the bundled model/mnist.h5, with a warning, when the Hub cannot be reached and
+     nothing is cached, the repo or file is missing, or the file cannot be loaded.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from mnist_sketch.model import ModelFileError, load_model_file
 
 log = logging.getLogger(__name__)
 
+HUB_TIMEOUT_S = 5.0  # seconds to wait for the Hub before using the cache or the bundled model
 DEFAULT_MODEL_REPO = "mnist-sketch/mnist-sketch-cnn"
 DEFAULT_MODEL_REVISION = "main"
 MODEL_FILENAME = "mnist.h5"
@@ -45,10 +49,14 @@ class ModelSource:
         return self.metrics.get("test_accuracy") if self.metrics else None
 
     def describe(self) -> str:
-        """E.g. 'mnist-sketch/mnist-sketch-cnn @ 1a2b3c4', 'bundled model', 'local file /x/mnist.h5'."""
+        """E.g. 'mnist-sketch/mnist-sketch-cnn @ 1a2b3c4', 'bundled model', 'local file mnist.h5'.
+
+        Public (the page's footer shows it): a local file is named without its folder, which is
+        the server's business.
+        """
         if self.origin == "hub":
             return f"{self.repo_id} @ {(self.commit or '?')[:7]}"
-        return "bundled model" if self.origin == "bundled" else f"local file {self.path}"
+        return "bundled model" if self.origin == "bundled" else f"local file {self.path.name}"
 
 
 def _read_metrics(path: Path | None) -> dict | None:
@@ -66,19 +74,34 @@ def bundled_source() -> ModelSource:
 def _hub_source(repo_id: str, revision: str) -> ModelSource | None:
     """Download (or find in the cache) the model and its metrics; None when the Hub cannot provide them."""
     import httpx2  # huggingface_hub's HTTP client (not httpx)
-    from huggingface_hub import hf_hub_download
+    from huggingface_hub import HfApi, constants, hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, HFValidationError
 
+    unreachable = None  # why the Hub cannot be reached, when it cannot
+    if not constants.HF_HUB_OFFLINE:
+        try:
+            HfApi().model_info(repo_id, revision=revision, timeout=HUB_TIMEOUT_S)
+        except (httpx2.TransportError, OSError) as exc:  # no answer at all, not a refusal
+            unreachable = f"The Hub at {constants.ENDPOINT} cannot be reached ({exc.__class__.__name__})"
+        except (HfHubHTTPError, HFValidationError):  # it answered: hf_hub_download says what is wrong
+            pass
+    offline = constants.HF_HUB_OFFLINE or unreachable is not None
     fetch_errors = (HfHubHTTPError, EntryNotFoundError, HFValidationError, httpx2.HTTPError, OSError)
     try:
-        path = Path(hf_hub_download(repo_id, MODEL_FILENAME, revision=revision))
+        path = Path(hf_hub_download(repo_id, MODEL_FILENAME, revision=revision, local_files_only=offline,
+                                    etag_timeout=HUB_TIMEOUT_S))
     except fetch_errors as exc:
         # Offline and not cached, unreachable, 401/404, a bad name: all mean "use the bundled model".
-        log.warning("Could not get %s from the Hub repo %s@%s (%s: %s); using the bundled model.",
-                    MODEL_FILENAME, repo_id, revision, exc.__class__.__name__, exc)
+        why = (f"{unreachable} and no copy of {MODEL_FILENAME} from {repo_id}@{revision} is cached"
+               if unreachable else f"Could not get {MODEL_FILENAME} from the Hub repo {repo_id}@{revision} "
+               f"({exc.__class__.__name__}: {exc})")
+        log.warning("%s; using the bundled model.", why)
         return None
+    if unreachable:
+        log.warning("%s; using the cached copy of %s@%s.", unreachable, repo_id, revision)
     try:
-        metrics_path = Path(hf_hub_download(repo_id, METRICS_FILENAME, revision=revision))
+        metrics_path = Path(hf_hub_download(repo_id, METRICS_FILENAME, revision=revision, local_files_only=offline,
+                                            etag_timeout=HUB_TIMEOUT_S))
     except fetch_errors:  # metrics are optional: the UI then shows no accuracy
         metrics_path = None
     # The cache stores files under snapshots/<commit sha>/.

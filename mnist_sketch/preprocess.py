@@ -43,6 +43,15 @@ MAX_SIDE = 2048  # larger images are box-averaged down first: same result, bound
 MAX_PIXELS = 25_000_000  # larger encoded images (e.g. 6000x6000) are refused before they are decoded
 INK_LEVEL = 48  # 0-255: pixels at least this inked count when cropping and testing for emptiness
 MIN_INK_PIXELS = 3  # fewer inked pixels than this is an empty canvas (stray clicks, noise)
+FAINT_LEVEL = 8  # 0-255: ink this strong (3 % contrast) but under INK_LEVEL is a drawing too faint to read...
+MIN_FAINT_PIXELS = 20  # ...when there are at least this many such pixels (not a few specks of noise)
+# Share of an image's pixels inked, above which it is not a drawing (a photo, noise, a filled area): pen
+# drawings on a pad stay under 0.27, MNIST's own 28x28 digits under 0.34 (benchmarks/RESULTS.md).
+MAX_COVERAGE = 0.36
+TOO_FAINT = ("The drawing is too faint to read: draw with darker ink, or send an image with more contrast "
+             "between the ink and the paper.")
+NOT_A_DRAWING = ("This image is {:.0%} ink: it does not look like a drawing on plain paper. Send a digit or a "
+                 "number drawn in dark ink on a light background (or light ink on a dark one).")
 
 
 class InvalidDrawing(ValueError):
@@ -190,6 +199,13 @@ def ink_map(image: np.ndarray) -> np.ndarray:
     return np.clip(ink * (255.0 / span), 0, 255).astype(np.uint8)
 
 
+def check_looks_drawn(ink: np.ndarray) -> None:
+    """Raise EmptyDrawing for an (H, W) uint8 ink map that is mostly ink: not a drawing on plain paper."""
+    coverage = np.count_nonzero(ink >= INK_LEVEL) / ink.size
+    if coverage > MAX_COVERAGE:
+        raise EmptyDrawing(NOT_A_DRAWING.format(coverage))
+
+
 def downscale_huge(ink: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
     """Box-average an ink map whose longer side exceeds `max_side` (bounds time and memory)."""
     factor = -(-max(ink.shape) // max_side)  # ceil
@@ -201,12 +217,13 @@ def downscale_huge(ink: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
 def crop_to_ink(ink: np.ndarray, level: int = INK_LEVEL) -> np.ndarray:
     """Crop an (H, W) uint8 ink map to the bounding box of pixels inked at least `level`.
 
-    Raises EmptyDrawing when fewer than MIN_INK_PIXELS pixels are inked.
+    Raises EmptyDrawing when fewer than MIN_INK_PIXELS pixels are inked, saying
+    whether the canvas is blank or the drawing too faint.
     """
     inked = ink >= level
     rows = np.flatnonzero(inked.any(axis=1))
     if rows.size == 0 or np.count_nonzero(inked[rows[0] : rows[-1] + 1]) < MIN_INK_PIXELS:
-        raise EmptyDrawing()
+        raise EmptyDrawing(TOO_FAINT if np.count_nonzero(ink >= FAINT_LEVEL) >= MIN_FAINT_PIXELS else EMPTY_MESSAGE)
     cols = np.flatnonzero(inked[rows[0] : rows[-1] + 1].any(axis=0))
     return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 

@@ -42,8 +42,8 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from mnist_sketch.preprocess import (INK_LEVEL, MIN_INK_PIXELS, STROKE_WIDTH, EmptyDrawing, crop_to_ink, frame_ink,
-                                     ink_of)
+from mnist_sketch.preprocess import (INK_LEVEL, MIN_INK_PIXELS, STROKE_WIDTH, EmptyDrawing, check_looks_drawn,
+                                     crop_to_ink, frame_ink, ink_of)
 from mnist_sketch.preprocess import stroke_width as measured_width  # the parameter `stroke_width` is the target
 from mnist_sketch.strokes import MAX_STROKES, Strokes, check_drawn, frame_strokes
 
@@ -187,7 +187,9 @@ def erode_apart(blot: np.ndarray) -> list[np.ndarray]:
 
 
 def ink_pieces(ink: np.ndarray, stroke_width: float = STROKE_WIDTH) -> list[Piece]:
-    """An (H, W) uint8 ink map's pieces (see `pieces`); EmptyDrawing when there is no ink, or only scattered marks."""
+    """An (H, W) uint8 ink map's pieces (see `pieces`); EmptyDrawing when there is no ink, or when it does not
+    look like a drawing (mostly ink, or scattered marks)."""
+    check_looks_drawn(ink)
     labels, boxes = _labels(ink >= INK_LEVEL)
     if len(boxes) == 0 or np.count_nonzero(labels) < MIN_INK_PIXELS:
         crop_to_ink(ink)  # raises EmptyDrawing, saying why

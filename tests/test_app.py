@@ -55,10 +55,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_app() -> Iterator[str]:
-    """Build the app with the bundled model (model/mnist.h5), serve it on a free loopback port, yield its URL.
+def serve_app(**build_options) -> Iterator[str]:
+    """Build the app with the bundled model (model/mnist.h5) and `build_options` (app.build_demo's), serve it
+    on a free loopback port, yield its URL.
 
-    Also used by test_browser.py.
+    Also used by test_browser.py and test_abuse.py.
     """
     with pytest.MonkeyPatch.context() as mp:
         for key, value in OFFLINE_ENV.items():
@@ -72,7 +73,7 @@ def serve_app() -> Iterator[str]:
         from mnist_sketch.predict import DigitReader
 
         source = bundled_source()  # model/mnist.h5 and its metrics.json
-        demo = app.build_demo(DigitReader(load_model_file(source.path)), source)
+        demo = app.build_demo(DigitReader(load_model_file(source.path)), source, **build_options)
         port = free_port()
         demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
                     **app.LAUNCH_OPTIONS)

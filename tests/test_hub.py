@@ -155,7 +155,9 @@ def test_app_downloads_the_pushed_model(published):
     assert run["has_metrics"]
     np.testing.assert_allclose(run["predictions"], published.result["bundled_predictions"], rtol=0, atol=1e-6)
     downloads = [r for r in published.hub.requests[published.requests_after_push:] if r.method == "GET"]
-    assert {r.path for r in downloads} == {f"/{REPO}/resolve/main/mnist.h5", f"/{REPO}/resolve/main/metrics.json"}
+    assert {r.path.split("?")[0] for r in downloads} == {
+        f"/api/models/{REPO}/revision/main",  # is the Hub there? one request before the downloads
+        f"/{REPO}/resolve/main/mnist.h5", f"/{REPO}/resolve/main/metrics.json"}
     assert all(r.auth == "none" for r in downloads)  # a public model needs no login
 
 
@@ -179,6 +181,44 @@ def test_app_falls_back_to_bundled_when_the_hub_is_down(tmp_path):
     assert run["sha256"] == hashlib.sha256((MODEL_DIR / "mnist.h5").read_bytes()).hexdigest()
     assert "using the bundled model" in proc.stderr and REPO in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_an_unreachable_hub_costs_one_attempt_then_the_cache_is_used(published, tmp_path):
+    """No retry storm: a Hub that answers nothing is asked once, then the cache (here warm) serves."""
+    import socket
+    import threading
+
+    attempts = []
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def reset_every_connection() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            attempts.append(1)
+            conn.close()  # no answer: as a dead proxy or a firewall does
+
+    threading.Thread(target=reset_every_connection, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    try:
+        warm, _ = load(client_env(published.app_home, endpoint, MODEL_REPO=REPO))
+        cold, _ = load(client_env(tmp_path, endpoint, MODEL_REPO=REPO))
+    finally:
+        listener.close()
+    assert len(attempts) == 2  # one per start, no retries
+    unreachable = rf"The Hub at {endpoint} cannot be reached \((ReadError|RemoteProtocolError)\)"
+    run, = warm["runs"]
+    assert run["origin"] == "hub" and run["sha256"] == published.folder_before["mnist.h5"]
+    assert len(run["warnings"]) == 1
+    assert re.fullmatch(rf"{unreachable}; using the cached copy of {REPO}@main\.", run["warnings"][0])
+    run, = cold["runs"]
+    assert run["origin"] == "bundled" and len(run["warnings"]) == 1
+    assert re.fullmatch(rf"{unreachable} and no copy of mnist\.h5 from {REPO}@main is cached; using the bundled "
+                        r"model\.", run["warnings"][0])
 
 
 def test_app_falls_back_to_bundled_on_missing_repo_revision_or_corrupt_model(hub, tmp_path):
