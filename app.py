@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image
 
 from mnist_sketch.example_digits import STROKES, pad_value
+from mnist_sketch.feedback import SAVED, FeedbackStore, start_sync, store_from_env
 from mnist_sketch.image_input import ImageInput
 from mnist_sketch.model_source import ModelSource, load_app_model
 from mnist_sketch.predict import DigitReader, Reading
@@ -42,6 +43,8 @@ CONCURRENCY = 4  # predictions run at once; more would only queue up for the CPU
 # are deleted: a client fetches its preview within seconds, and the cache would otherwise grow forever.
 CACHE_SWEEP_S, CACHE_MAX_AGE_S = 30, 120
 EXAMPLES = [str(digit) for digit in STROKES] + ["42", "2026"]  # drawn with the project's own strokes
+
+KEPT_NOTE = "A correction keeps the drawing and your answer, nothing about you, to train the next model."
 
 TITLE = "# ✏️ MNIST sketch"
 INTRO = ("Draw a digit from 0 to 9, or a whole number, on the pad: a small CNN trained on MNIST reads it as "
@@ -101,10 +104,10 @@ def footer_text(source: ModelSource) -> str:
     return " · ".join(parts)
 
 
-def build_demo(reader: DigitReader, source: ModelSource,
+def build_demo(reader: DigitReader, source: ModelSource, feedback: FeedbackStore,
                delete_cache: tuple[int, int] = (CACHE_SWEEP_S, CACHE_MAX_AGE_S)) -> gr.Blocks:
-    """The app, reading drawings with `reader`; `source` is named in the footer. `delete_cache` is
-    Gradio's (every seconds, files older than seconds)."""
+    """The app, reading drawings with `reader`; `source` is named in the footer, `feedback` keeps the
+    visitors' corrections. `delete_cache` is Gradio's (every seconds, files older than seconds)."""
 
     def answer(drawing: Strokes | str | dict) -> tuple[dict[str, float] | None, str | None, str]:
         """The top-3 readings with their probabilities, the 28x28 image the model saw (a PNG path), a sentence."""
@@ -125,6 +128,20 @@ def build_demo(reader: DigitReader, source: ModelSource,
         """Read an image file, or a Sketchpad value {"composite": file, "layers": [...], "background": ...}."""
         return answer(image)
 
+    def correct(strokes: Strokes, answer_text: str, request: gr.Request) -> tuple[str, str]:
+        """Keep the drawing with the visitor's answer: (a sentence for them, the answer field's new value)."""
+        reading = reader.read(strokes)
+        status = feedback.save(request.session_hash or "", strokes, reading, answer_text, source)
+        return status, "" if status == SAVED else answer_text
+
+    def correct_as(digit: str):
+        """`correct` with `digit` as the answer, for a quick digit button."""
+
+        def send_digit(strokes: Strokes, request: gr.Request) -> tuple[str, str]:
+            return correct(strokes, digit, request)
+
+        return send_digit
+
     with gr.Blocks(title="MNIST sketch", delete_cache=delete_cache) as demo:
         gr.Markdown(TITLE)
         gr.Markdown(INTRO)
@@ -141,6 +158,14 @@ def build_demo(reader: DigitReader, source: ModelSource,
             with gr.Column(scale=2, min_width=300):
                 label = gr.Label(num_top_classes=3, label="Top 3 guesses", elem_id="label")
                 message = gr.Markdown(EMPTY_MESSAGE, label="Message", elem_id="message")
+                with gr.Group():
+                    with gr.Row(equal_height=True):
+                        correction = gr.Textbox(label="Wrong? It's a …", placeholder="the right digit or number",
+                                                elem_id="correction", max_lines=1, scale=3, min_width=120)
+                        send = gr.Button("Send", elem_id="send-correction", scale=1, min_width=80)
+                    with gr.Row(elem_id="quick-digits"):
+                        quick = [gr.Button(str(d), size="sm", min_width=28) for d in range(10)]
+                correction_status = gr.Markdown(KEPT_NOTE, elem_id="correction-status")
                 preview = gr.Image(
                     label="What the model sees (28×28 per digit)",
                     elem_id="preview",
@@ -174,9 +199,20 @@ def build_demo(reader: DigitReader, source: ModelSource,
             concurrency_limit=CONCURRENCY,
             concurrency_id="read",
         )
+        # Corrections are the page's own: not on the API, so no script can flood the dataset through it.
+        gr.on([send.click, correction.submit], correct, inputs=[pad, correction],
+              outputs=[correction_status, correction], api_visibility="private")
+        for digit, button in enumerate(quick):
+            button.click(correct_as(str(digit)), inputs=pad, outputs=[correction_status, correction],
+                         api_visibility="private")
+        # A new drawing starts a new reading: the last correction's thanks no longer applies.
+        pad.change(lambda: KEPT_NOTE, outputs=correction_status, api_visibility="private", show_progress="hidden"
+        )
     return demo
 
 
 if __name__ == "__main__":
     model, model_source = load_app_model()
-    build_demo(DigitReader(model), model_source).launch(**LAUNCH_OPTIONS)
+    corrections = store_from_env(pen_width=PEN_WIDTH)
+    start_sync(corrections)  # with FEEDBACK_REPO set: pushes new corrections in the background
+    build_demo(DigitReader(model), model_source, corrections).launch(**LAUNCH_OPTIONS)

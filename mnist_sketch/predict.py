@@ -170,10 +170,11 @@ class DigitReader:
         """Readings of drawings already split by `segment.pieces` (an EmptyDrawing for one that was not).
 
         Every input of every option is read in one model call; per piece, the
-        option whose digits are read with the highest joint confidence is kept.
+        option with the best score is kept: its prior plus the log of the joint
+        confidence its digits are read with.
         """
         inputs = [image for layout in found if not isinstance(layout, EmptyDrawing)
-                  for piece in layout for option in piece for image in option]
+                  for piece in layout for option in piece for image in option.inputs]
         probs = iter(self.predict_batch(np.stack(inputs)) if inputs else [])
         readings = []
         for layout in found:
@@ -182,8 +183,9 @@ class DigitReader:
                 continue
             digits: list[tuple[np.ndarray, np.ndarray]] = []
             for piece in layout:
-                read = [[(next(probs), image) for image in option] for option in piece]
-                scores = [sum(np.log(p.max()) for p, _ in option) for option in read]
+                read = [[(next(probs), image) for image in option.inputs] for option in piece]
+                scores = [option.prior + sum(np.log(p.max()) for p, _ in digits_read)
+                          for option, digits_read in zip(piece, read)]
                 digits += read[int(np.argmax(scores))]
             readings.append(Reading(tuple(p for p, _ in digits), tuple(image for _, image in digits)))
         return readings

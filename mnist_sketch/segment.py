@@ -19,6 +19,12 @@ boxes alone, H being the tallest part's height:
 These thresholds were chosen on the numbers and single digits of
 benchmarks/number_accuracy.py and sketch_accuracy.py (benchmarks/RESULTS.md).
 
+Neighbouring digits whose ink touches (closer than TOUCH * H) may still be one
+digit drawn in separate strokes (a 1 whose flag touches its stem, a 4 whose bar
+meets its stem): such a piece comes with both options, and the reader keeps
+the one whose digits it reads with the highest joint confidence, a join costing
+a little (JOIN_PRIOR), as digits side by side are the likelier.
+
 In an image, touching digits are one blot of ink. Two ways apart:
 
 - a blot wider than tall is eroded to the core of its strokes (NECK of the
@@ -36,11 +42,13 @@ In an image, touching digits are one blot of ink. Two ways apart:
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy import ndimage
+from scipy.spatial import cKDTree
 
 from mnist_sketch.preprocess import (INK_LEVEL, MIN_INK_PIXELS, STROKE_WIDTH, EmptyDrawing, check_looks_drawn,
                                      crop_to_ink, frame_ink, ink_of)
@@ -53,6 +61,8 @@ SHORT_PART = 0.75  # a part shorter than this share of H is not a whole digit on
 ATTACH_GAP = 0.3  # a part this close to another (share of H) belongs to it when...
 OFF_BASELINE = 0.2  # ...its bottom is this far (share of H) from the other's
 SPECK_FRACTION = 0.05  # parts smaller than this share of H both ways are specks (a 5's bar can be 0.07)
+TOUCH = 0.06  # neighbouring digits whose strokes come this close (share of H) may be one digit...
+JOIN_PRIOR = math.log(0.8)  # ...at this log-prior for joining them
 NECK = 0.6  # touching digits are eroded apart where they meet through less than this share of the pen's width
 WIDE_RATIO = 1.0  # a blot wider than this many times its height may be touching digits...
 WIDE_ALONE = 1.6  # ...or this many times, when it is the whole drawing
@@ -66,7 +76,17 @@ SCATTERED = (f"This image has over {MAX_PARTS} separate marks: it does not look 
 
 
 
-Piece = list[list[np.ndarray]]  # the ways to read a piece of a drawing: each its digits' (28, 28) inputs
+
+
+class Option(NamedTuple):
+    """One way to read a piece of a drawing: its digits' (28, 28) inputs, left to right, and the log-prior
+    of reading it this way."""
+
+    inputs: list[np.ndarray]
+    prior: float = 0.0
+
+
+Piece = list[Option]  # the ways to read a piece of a drawing
 
 
 def _joined(boxes: np.ndarray) -> np.ndarray:
@@ -111,12 +131,52 @@ def _stroke_boxes(strokes: Sequence[np.ndarray]) -> np.ndarray:
     return np.array([(s[:, 0].min(), s[:, 0].max(), s[:, 1].min(), s[:, 1].max()) for s in strokes])
 
 
+def _ink_points(strokes: Sequence[np.ndarray], step: float) -> np.ndarray:
+    """(n, 2) points along strokes, at most `step` apart (the strokes' own points, and more between)."""
+    points = [np.concatenate(strokes)]
+    for s in strokes:
+        for a, b in zip(s[:-1], s[1:]):
+            n = int(np.hypot(*(b - a)) // step)
+            if n:
+                points.append(a + (b - a) * np.linspace(0, 1, n + 2)[1:-1, None])
+    return np.concatenate(points)
+
+
+def _touching_runs(digits: list[list[np.ndarray]], height: float) -> list[list[int]]:
+    """Runs of neighbouring digits (indices, left to right) whose strokes come within TOUCH * height."""
+    step = TOUCH * height / 2
+    clouds = [_ink_points(d, step) for d in digits]
+    runs = [[0]]
+    for k in range(1, len(digits)):
+        distance = cKDTree(clouds[k - 1]).query(clouds[k], distance_upper_bound=TOUCH * height)[0].min()
+        if distance < np.inf and len(runs[-1]) < 3:  # touching; at most 3 in a run (4 options)
+            runs[-1].append(k)
+        else:
+            runs.append([k])
+    return runs
+
+
 def stroke_pieces(strokes: Strokes, stroke_width: float = STROKE_WIDTH) -> list[Piece]:
     """A stroke drawing's pieces (see `pieces`); EmptyDrawing for a blank pad or a dot."""
     check_drawn(strokes)
-    parts = strokes.strokes
-    return [[[frame_strokes(Strokes(strokes.width, strokes.height, tuple(parts[i] for i in digit)), stroke_width)]]
-            for digit in group_parts(_stroke_boxes(parts))]
+    boxes = _stroke_boxes(strokes.strokes)
+    digits = [[strokes.strokes[i] for i in group] for group in group_parts(boxes)]
+
+    def frame(parts: list[np.ndarray]) -> np.ndarray:
+        return frame_strokes(Strokes(strokes.width, strokes.height, tuple(parts)), stroke_width)
+
+    pieces = []
+    for run in _touching_runs(digits, float((boxes[:, 3] - boxes[:, 2]).max())):
+        options = []
+        for joins in itertools.product((False, True), repeat=len(run) - 1):
+            joined = [list(digits[run[0]])]
+            for join, k in zip(joins, run[1:]):
+                joined[-1] += digits[k] if join else []
+                if not join:
+                    joined.append(list(digits[k]))
+            options.append(Option([frame(d) for d in joined], JOIN_PRIOR * sum(joins)))
+        pieces.append(options)
+    return pieces
 
 
 def cut_points(crop: np.ndarray) -> list[int]:
@@ -198,7 +258,7 @@ def ink_pieces(ink: np.ndarray, stroke_width: float = STROKE_WIDTH) -> list[Piec
         blot = _isolate(labels, ink, boxes, digit)
         blots += erode_apart(blot) if blot.shape[1] > WIDE_RATIO * blot.shape[0] else [blot]
     wide = WIDE_ALONE if len(blots) == 1 else WIDE_RATIO
-    return [[[frame_ink(part, stroke_width) for part in option] for option in split_options(blot, wide)]
+    return [[Option([frame_ink(part, stroke_width) for part in option]) for option in split_options(blot, wide)]
             for blot in blots]
 
 

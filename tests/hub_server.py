@@ -1,25 +1,29 @@
 """A Hugging Face Hub stand-in for tests, on the standard library only.
 
 It answers what huggingface_hub 2.4.0 sends to push a folder (`create_repo` +
-`upload_folder`) and to download files (`hf_hub_download`), and nothing else:
+`upload_folder`, or a `CommitScheduler`'s `create_commit`) and to download
+files (`hf_hub_download`, `snapshot_download`), and nothing else; {type} is
+"models" or "datasets", and a dataset's files live under /datasets/:
 
-  POST /api/repos/create                            create a model repo (409 when it exists)
+  POST /api/repos/create                            create a model or dataset repo (409 when it exists)
   POST /api/validate-yaml                           README.md metadata check: always fine
-  POST /api/models/{repo}/preupload/{revision}      every file is "regular": no LFS or Xet upload
-  POST /api/models/{repo}/commit/{revision}         NDJSON header + base64 file lines -> one commit
-  GET  /api/models/{repo}[/revision/{revision}]     model info: sha and siblings
-  HEAD|GET /{repo}/resolve/{revision}/{path}        a file, with ETag, X-Repo-Commit, Content-Length
+  POST /api/{type}/{repo}/preupload/{revision}      every file is "regular": no LFS or Xet upload
+  POST /api/{type}/{repo}/commit/{revision}         NDJSON header + base64 file lines -> one commit
+  GET  /api/{type}/{repo}[/revision/{revision}]     repo info: sha and siblings
+  GET  /api/{type}/{repo}/tree/{revision}           every file of the tree (snapshot_download lists them)
+  HEAD|GET [/datasets]/{repo}/resolve/{revision}/{path}   a file, with ETag, X-Repo-Commit, Content-Length
 
 Errors carry the X-Error-Code header (RepoNotFound, RevisionNotFound,
 EntryNotFound) that the client maps to its exceptions. A request with an
 unknown `Authorization: Bearer` token gets 401 on every endpoint, as on the
 real Hub; writes also need one, into the token owner's namespace (else 403),
-and a private repo is seen by its owner only. Model repos only; no LFS, Xet,
-pull requests or tags. No response and no log entry ever contains a token.
+and a private repo is seen by its owner only. No LFS, Xet, pull requests or
+tags. No response and no log entry ever contains a token.
 
     with HubServer(tokens={"hf_xyz": "user"}) as hub:
         env["HF_ENDPOINT"] = hub.url   # then run the client in a subprocess
         hub.requests                   # what the client sent
+        hub.head("user/corrections", repo_type="dataset")   # a dataset's last commit
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from urllib.parse import unquote, urlsplit
 # The 401 message the client tells apart from "private or missing repo".
 INVALID_TOKEN = "Invalid credentials in Authorization header"
 _REPO = r"(?P<repo>[^/]+/[^/]+)"
+_TYPE = r"(?P<type>models|datasets)"
 _REV = r"(?P<rev>[^/]+)"
 
 
@@ -89,12 +94,17 @@ class HubError(Exception):
         self.status, self.message, self.code, self.headers, self.body = status, message, code, dict(headers), body
 
 
+def _key(match: re.Match) -> tuple[str, str]:
+    """(repo type, repo id) from a matched path: ("model", "user/x") for /api/models/... or /user/x/..."""
+    return ("dataset" if match["type"] == "datasets" else "model", match["repo"])
+
+
 class HubServer:
     """The Hub's state (repos, request log) and its HTTP server on 127.0.0.1, port chosen by the OS."""
 
     def __init__(self, tokens: Mapping[str, str]):
         self.tokens = dict(tokens)  # token -> user name
-        self.repos: dict[str, Repo] = {}
+        self.repos: dict[tuple[str, str], Repo] = {}  # (type, id): ("model", "user/x") or ("dataset", ...)
         self._log: list[LoggedRequest] = []
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
@@ -123,10 +133,10 @@ class HubServer:
         with self._lock:
             return list(self._log)
 
-    def head(self, repo_id: str, branch: str = "main") -> Commit | None:
+    def head(self, repo_id: str, branch: str = "main", repo_type: str = "model") -> Commit | None:
         """The commit a branch of a repo points at; None when there is no such repo or branch."""
         with self._lock:
-            repo = self.repos.get(repo_id)
+            repo = self.repos.get((repo_type, repo_id))
             return repo.find(branch) if repo else None
 
     # -- request handling --
@@ -153,7 +163,7 @@ class HubServer:
             self._log.append(LoggedRequest(
                 method, target, {k.lower(): v for k, v in headers.items() if k.lower() != "authorization"},
                 "none" if token is None else "valid" if user else "invalid", files))
-        if isinstance(payload, dict):
+        if isinstance(payload, (dict, list)):
             payload, extra = json.dumps(payload).encode(), {"Content-Type": "application/json", **extra}
         return status, extra, payload
 
@@ -164,14 +174,17 @@ class HubServer:
         if method == "POST" and path == "/api/validate-yaml":
             self._writer(user)
             return 200, {}, {"errors": [], "warnings": []}, ()
-        if method == "POST" and (m := re.fullmatch(rf"/api/models/{_REPO}/preupload/{_REV}", path)):
-            return (*self._preupload(m["repo"], unquote(m["rev"]), json.loads(body), user), ())
-        if method == "POST" and (m := re.fullmatch(rf"/api/models/{_REPO}/commit/{_REV}", path)):
-            return self._commit(m["repo"], unquote(m["rev"]), body, user)
-        if method == "GET" and (m := re.fullmatch(rf"/api/models/{_REPO}(?:/revision/{_REV})?", path)):
-            return (*self._model_info(m["repo"], unquote(m["rev"] or "main"), user), ())
-        if method in ("GET", "HEAD") and (m := re.fullmatch(rf"/{_REPO}/resolve/{_REV}/(?P<file>.+)", path)):
-            return (*self._resolve(m["repo"], unquote(m["rev"]), unquote(m["file"]), user), ())
+        if method == "POST" and (m := re.fullmatch(rf"/api/{_TYPE}/{_REPO}/preupload/{_REV}", path)):
+            return (*self._preupload(_key(m), unquote(m["rev"]), json.loads(body), user), ())
+        if method == "POST" and (m := re.fullmatch(rf"/api/{_TYPE}/{_REPO}/commit/{_REV}", path)):
+            return self._commit(_key(m), unquote(m["rev"]), body, user)
+        if method == "GET" and (m := re.fullmatch(rf"/api/{_TYPE}/{_REPO}(?:/revision/{_REV})?", path)):
+            return (*self._repo_info(_key(m), unquote(m["rev"] or "main"), user), ())
+        if method == "GET" and (m := re.fullmatch(rf"/api/{_TYPE}/{_REPO}/tree/{_REV}", path)):
+            return (*self._tree(_key(m), unquote(m["rev"]), user), ())
+        if method in ("GET", "HEAD") and (m := re.fullmatch(rf"(?:/(?P<type>datasets))?/{_REPO}/resolve/{_REV}/(?P<file>.+)",
+                                                            path)):
+            return (*self._resolve(_key(m), unquote(m["rev"]), unquote(m["file"]), user), ())
         raise HubError(404, f"No route for {method} {path} on this test Hub.")
 
     def _writer(self, user: str | None, repo_id: str | None = None) -> None:
@@ -180,9 +193,9 @@ class HubServer:
         if repo_id is not None and repo_id.split("/")[0] != user:
             raise HubError(403, f"You don't have the rights to write to {repo_id}.")
 
-    def _repo(self, repo_id: str, user: str | None) -> Repo:
-        repo = self.repos.get(repo_id)
-        if repo is None or (repo.private and repo_id.split("/")[0] != user):
+    def _repo(self, key: tuple[str, str], user: str | None) -> Repo:
+        repo = self.repos.get(key)
+        if repo is None or (repo.private and key[1].split("/")[0] != user):
             raise HubError(404, "Repository not found", "RepoNotFound")
         return repo
 
@@ -204,25 +217,29 @@ class HubServer:
     def _create_repo(self, payload: dict, user: str | None):
         repo_id = f"{payload.get('organization') or user}/{payload['name']}"
         self._writer(user, repo_id)
-        if payload.get("type", "model") != "model":
-            raise HubError(400, "This test Hub only has model repos.")
-        if repo_id in self.repos:  # create_repo(exist_ok=True) reads the url from this answer
-            raise HubError(409, "You already created this model repo", url=f"{self.url}/{repo_id}")
-        repo = self.repos[repo_id] = Repo(repo_id, payload.get("visibility") == "private", [], {})
+        repo_type = payload.get("type") or "model"
+        if repo_type not in ("model", "dataset"):
+            raise HubError(400, "This test Hub only has model and dataset repos.")
+        url = f"{self.url}/{'datasets/' if repo_type == 'dataset' else ''}{repo_id}"
+        if (repo_type, repo_id) in self.repos:  # create_repo(exist_ok=True) reads the url from this answer
+            raise HubError(409, f"You already created this {repo_type} repo", url=url)
+        repo = self.repos[repo_type, repo_id] = Repo(repo_id, payload.get("private") is True
+                                                     or payload.get("visibility") == "private", [], {})
         self._add_commit(repo, "main", "initial commit", {})
-        return 200, {}, {"url": f"{self.url}/{repo_id}", "name": repo_id}
+        return 200, {}, {"url": url, "name": repo_id}
 
-    def _preupload(self, repo_id: str, revision: str, payload: dict, user: str | None):
-        self._writer(user, repo_id)
-        files = self._commit_at(self._repo(repo_id, user), revision).files
+    def _preupload(self, key: tuple[str, str], revision: str, payload: dict, user: str | None):
+        self._writer(user, key[1])
+        files = self._commit_at(self._repo(key, user), revision).files
         answer = [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False,
                    "oid": git_blob_sha1(files[f["path"]]) if f["path"] in files else None}
                   for f in payload["files"]]
         return 200, {}, {"files": answer}
 
-    def _commit(self, repo_id: str, revision: str, body: bytes, user: str | None):
+    def _commit(self, key: tuple[str, str], revision: str, body: bytes, user: str | None):
+        repo_id = key[1]
         self._writer(user, repo_id)
-        repo = self._repo(repo_id, user)
+        repo = self._repo(key, user)
         head = self._commit_at(repo, revision)
         if revision not in repo.branches:
             raise HubError(400, f"Can only commit to a branch, not {revision}.")
@@ -248,14 +265,20 @@ class HubServer:
                    "hookOutput": "", "pullRequestUrl": None}
         return 200, {}, payload, tuple(added)
 
-    def _model_info(self, repo_id: str, revision: str, user: str | None):
-        repo = self._repo(repo_id, user)
+    def _repo_info(self, key: tuple[str, str], revision: str, user: str | None):
+        repo_id = key[1]
+        repo = self._repo(key, user)
         commit = self._commit_at(repo, revision)
         return 200, {}, {"id": repo_id, "modelId": repo_id, "author": repo_id.split("/")[0], "sha": commit.sha,
                          "private": repo.private, "siblings": [{"rfilename": p} for p in sorted(commit.files)]}
 
-    def _resolve(self, repo_id: str, revision: str, filename: str, user: str | None):
-        commit = self._commit_at(self._repo(repo_id, user), revision)
+    def _tree(self, key: tuple[str, str], revision: str, user: str | None):
+        commit = self._commit_at(self._repo(key, user), revision)
+        return 200, {}, [{"type": "file", "path": path, "size": len(data), "oid": git_blob_sha1(data)}
+                         for path, data in sorted(commit.files.items())]
+
+    def _resolve(self, key: tuple[str, str], revision: str, filename: str, user: str | None):
+        commit = self._commit_at(self._repo(key, user), revision)
         if filename not in commit.files:
             raise HubError(404, "Entry not found", "EntryNotFound", {"X-Repo-Commit": commit.sha})
         data = commit.files[filename]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import sys
+import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -68,12 +69,14 @@ def serve_app(**build_options) -> Iterator[str]:
         mp.setattr(socket.socket, "connect_ex", _loopback_only(socket.socket.connect_ex))
         sys.path.insert(0, str(ROOT))
         import app
+        from mnist_sketch.feedback import FeedbackStore
         from mnist_sketch.model import load_model_file
         from mnist_sketch.model_source import bundled_source
         from mnist_sketch.predict import DigitReader
 
         source = bundled_source()  # model/mnist.h5 and its metrics.json
-        demo = app.build_demo(DigitReader(load_model_file(source.path)), source, **build_options)
+        feedback = build_options.pop("feedback", None) or FeedbackStore(Path(tempfile.mkdtemp()) / "feedback")
+        demo = app.build_demo(DigitReader(load_model_file(source.path)), source, feedback, **build_options)
         port = free_port()
         demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
                     **app.LAUNCH_OPTIONS)

@@ -68,6 +68,15 @@ def test_digits_side_by_side_are_apart_even_when_they_touch():
     assert digits_of(strokes(*five(100), *crossed_seven(350), *one(620, base=True))) == [2, 2, 2]
 
 
+def test_touching_digits_drawn_apart_stay_two(reader):
+    """The 7's bar touches the 1's flag: the reader may join them, and does not, as 71 reads far better."""
+    from mnist_sketch.segment import stroke_pieces
+
+    drawing = strokes(*crossed_seven(100)[:1], *one(290))
+    assert [len(piece) for piece in stroke_pieces(drawing)] == [2]  # one piece: joined, or not
+    assert reader.read(drawing).text == "71"
+
+
 def test_a_small_digit_on_the_baseline_is_a_digit():
     """Very uneven heights: a tall 1 and, close to it, a 0 half as tall standing on the same line."""
     assert digits_of(strokes(*one(200), *zero(240, width=90, height=0.45 * H))) == [1, 1]

@@ -183,3 +183,40 @@ def test_weight_average_spans_two_epochs_or_an_eighth_of_a_short_run():
     assert ema_momentum(20 * 430) == pytest.approx(0.999)  # the full run: about the last 1,000 steps
     assert ema_momentum(220) == pytest.approx(1 - 8 / 220)  # a short run is not dominated by its start
     assert 0.0 <= ema_momentum(1) < 1.0
+
+
+def test_the_bundled_model_card_is_rendered_from_its_metrics(tmp_path):
+    """model/README.md is what training.card renders from model/metrics.json: its pen-drawn section
+    (written by `benchmarks/sketch_accuracy.py --record`) included, figure for figure."""
+    import shutil
+
+    from training.card import write_card
+
+    bundled = ROOT / "model"
+    metrics = json.loads((bundled / "metrics.json").read_text())
+    shutil.copy(bundled / "mnist.h5", tmp_path / "mnist.h5")
+    write_card(tmp_path, metrics)
+    assert (tmp_path / "README.md").read_text() == (bundled / "README.md").read_text()
+    pen = metrics["pen_drawn"]
+    card = (bundled / "README.md").read_text()
+    assert f"| **mean of the six** | **{100 * pen['mean']['top1']:.2f} %** | **{100 * pen['mean']['top3']:.2f} %** |" in card
+    for name, row in pen["variants"].items():
+        assert f"| {name} | {100 * row['top1']:.2f} % | {100 * row['top3']:.2f} % |" in card
+    assert f"| the pen's strokes (the demo's pad) | {100 * pen['strokes']['top1']:.2f} % |" in card
+    front = yaml.safe_load(card.split("---")[1])
+    values = [r["metrics"][0]["value"] for r in front["model-index"][0]["results"]]
+    assert values == [round(metrics["test_accuracy"], 4), round(pen["mean"]["top1"], 4)]
+
+
+def test_a_card_says_how_many_corrections_and_which_levers_a_run_used(tmp_path):
+    from training.card import write_card
+
+    bundled = ROOT / "model"
+    metrics = json.loads((bundled / "metrics.json").read_text())
+    metrics["extra_data"] = {"source": "me/corrections@abc", "records": 12, "skipped": 1, "digits": 14,
+                             "repeat": 20, "digits_per_class": {str(d): int(d == 9) * 14 for d in range(10)}}
+    metrics["distillation"] = {"teachers": ["a/mnist.h5", "b/mnist.h5"], "alpha": 0.1, "temperature": 2.0}
+    (tmp_path / "mnist.h5").write_bytes(b"x" * 1000)
+    card = write_card(tmp_path, metrics).content
+    assert "14 digits from 12 records" in card and "`me/corrections@abc`" in card and "9: 14" in card
+    assert "mean of 2 trained models' predictions" in card

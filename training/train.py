@@ -21,10 +21,14 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from training.data import VALIDATION_SIZE, DataUnavailable, Mnist, load_mnist
+
+if TYPE_CHECKING:
+    from training.corrections import Corrections
 
 OUTPUT_FILES = ("mnist.h5", "metrics.json", "README.md", "training_curves.png", "confusion_matrix.png", "history.csv")
 # The saved weights are an exponential moving average over about the last EMA_STEPS steps (two
@@ -53,6 +57,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--elastic-prob", type=float, default=None,
                         help="share of training digits bent by a smooth random displacement field "
                              "(default: the recipe's)")
+    parser.add_argument("--extra-data", metavar="PATH_OR_DATASET_REPO",
+                        help="visitors' corrections (a folder of the app's records, or a Hub dataset repo) "
+                             "mixed into the training set, never into validation")
+    parser.add_argument("--extra-repeat", type=int, default=None,
+                        help="with --extra-data: times each correction is shown per epoch (default: 20)")
     parser.add_argument("--teachers", type=Path, nargs="+", metavar="MNIST_H5",
                         help="distil: train on the averaged, softened predictions of these trained models too")
     parser.add_argument("--distill-alpha", type=float, default=None,
@@ -79,6 +88,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(f"--teachers: no model file at {', '.join(missing)}")
     elif args.distill_alpha is not None or args.distill_temperature is not None:
         parser.error("--distill-alpha and --distill-temperature need --teachers")
+    if args.extra_repeat is not None and (not args.extra_data or args.extra_repeat < 1):
+        parser.error("--extra-repeat needs --extra-data and must be at least 1")
     return args
 
 
@@ -100,11 +111,13 @@ def model_input(x: np.ndarray) -> np.ndarray:
 
 
 def make_datasets(data: Mnist, batch_size: int, augment: bool, seed: int, pen_prob: float = 0.0,
-                  elastic_prob: float = 0.0):
+                  elastic_prob: float = 0.0, extra: tuple[np.ndarray, np.ndarray] | None = None):
     """tf.data pipelines: (batch, 28, 28, 1) float ink in [0, 1] with one-hot (batch, 10) labels.
 
     With `augment`, `pen_prob` of the digits are redrawn with a round pen (`mix_pen_view`), and
-    `elastic_prob` of each batch are bent by `augment_batch`.
+    `elastic_prob` of each batch are bent by `augment_batch`. `extra` (uint8 images (n, 28, 28),
+    labels (n,)) join the training set as they are, already framed like the app's drawings: they are
+    not restyled, re-framed or redrawn, only warped per batch like every digit.
     """
     import tensorflow as tf
 
@@ -113,7 +126,8 @@ def make_datasets(data: Mnist, batch_size: int, augment: bool, seed: int, pen_pr
     def one_hot(y: np.ndarray) -> np.ndarray:
         return np.eye(10, dtype=np.float32)[y]
 
-    x_train, y_train = model_input(data.x_train), one_hot(data.y_train)
+    extra_x, extra_y = extra if extra is not None else (np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.uint8))
+    x_train, y_train = model_input(np.concatenate([data.x_train, extra_x])), one_hot(np.concatenate([data.y_train, extra_y]))
     val = tf.data.Dataset.from_tensor_slices((model_input(data.x_val), one_hot(data.y_val))).batch(512)
     if not augment:
         train = tf.data.Dataset.from_tensor_slices((x_train, y_train))
@@ -121,8 +135,8 @@ def make_datasets(data: Mnist, batch_size: int, augment: bool, seed: int, pen_pr
         return train.prefetch(tf.data.AUTOTUNE), val
 
     styled = mix_app_view(add_writing_styles(data.x_train, data.y_train, seed), seed + 1)
-    styled = model_input(mix_pen_view(styled, seed + 3, pen_prob))
-    x_train = model_input(mix_pen_view(mix_app_view(data.x_train, seed), seed + 2, pen_prob))
+    styled = model_input(np.concatenate([mix_pen_view(styled, seed + 3, pen_prob), extra_x]))
+    x_train = model_input(np.concatenate([mix_pen_view(mix_app_view(data.x_train, seed), seed + 2, pen_prob), extra_x]))
     batches = tf.data.Dataset.from_tensor_slices((x_train, styled, y_train))
     batches = batches.shuffle(len(x_train), seed=seed).batch(batch_size)
     # One fresh stateless seed per batch, different in every epoch.
@@ -134,9 +148,9 @@ def make_datasets(data: Mnist, batch_size: int, augment: bool, seed: int, pen_pr
     return train.prefetch(tf.data.AUTOTUNE), val
 
 
-def total_steps(data: Mnist, args: argparse.Namespace) -> int:
-    """Optimizer steps of the whole run."""
-    return args.epochs * int(np.ceil(len(data.x_train) / args.batch_size))
+def total_steps(data: Mnist, args: argparse.Namespace, extra_images: int = 0) -> int:
+    """Optimizer steps of the whole run, `extra_images` shown besides MNIST's in each epoch."""
+    return args.epochs * int(np.ceil((len(data.x_train) + extra_images) / args.batch_size))
 
 
 def ema_momentum(total_steps: int) -> float:
@@ -144,7 +158,7 @@ def ema_momentum(total_steps: int) -> float:
     return 1.0 - 1.0 / max(1.0, min(EMA_STEPS, total_steps / 8))
 
 
-def train_model(data: Mnist, args: argparse.Namespace):
+def train_model(data: Mnist, args: argparse.Namespace, corrections: Corrections | None = None):
     """Compile and fit the seed CNN, resuming from a backup in `args.out` if there is one.
 
     Returns (model, epochs fitted by this process, seconds they took).
@@ -154,8 +168,10 @@ def train_model(data: Mnist, args: argparse.Namespace):
     from mnist_sketch.model import build_model
 
     keras.utils.set_random_seed(args.seed)
-    train, val = make_datasets(data, args.batch_size, args.augment, args.seed, args.pen_prob, args.elastic_prob)
-    steps = total_steps(data, args)
+    extra = (np.repeat(corrections.x, args.extra_repeat, axis=0), np.repeat(corrections.y, args.extra_repeat)) \
+        if corrections is not None else None
+    train, val = make_datasets(data, args.batch_size, args.augment, args.seed, args.pen_prob, args.elastic_prob, extra)
+    steps = total_steps(data, args, len(extra[0]) if extra else 0)
     rate = (keras.optimizers.schedules.CosineDecay(args.learning_rate, steps, alpha=0.01)
             if args.augment else args.learning_rate)
     model = build_model()
@@ -225,32 +241,45 @@ def run(args: argparse.Namespace) -> dict:
     """Train, evaluate and write every output file; returns the metrics."""
     prepare_output(args.out, args.overwrite)
     data = load_mnist(args.data, args.validation_size)  # fails fast, before TensorFlow is imported
+    if args.extra_data:  # fails fast too, when they cannot be had
+        from training.corrections import load_corrections
+
+        corrections = load_corrections(args.extra_data)
+    else:
+        corrections = None
 
     from training import augment, distill
     from training.card import write_card
+    from training.corrections import REPEAT, summary
     from training.plots import plot_confusion_matrix, plot_training_curves
 
     args.pen_prob = augment.PEN_PROB if args.pen_prob is None else args.pen_prob
     args.elastic_prob = augment.ELASTIC_PROB if args.elastic_prob is None else args.elastic_prob
+    args.extra_repeat = args.extra_repeat or REPEAT
     if args.teachers:
         args.distill_alpha = distill.ALPHA if args.distill_alpha is None else args.distill_alpha
         args.distill_temperature = distill.TEMPERATURE if args.distill_temperature is None else args.distill_temperature
 
     print(f"MNIST: {len(data.x_train)} train, {len(data.x_val)} validation, {len(data.x_test)} test images "
           f"(sha256 {data.sha256[:12]}); augmentation {'on' if args.augment else 'off'}", flush=True)
+    if corrections is not None:
+        print(f"Corrections from {corrections.source}: {len(corrections.y)} digits from {corrections.records} "
+              f"records ({corrections.skipped} skipped), each shown {args.extra_repeat} times per epoch", flush=True)
     if (args.out / BACKUP_DIR).exists():
         print(f"Resuming the interrupted run in {args.out} from its last finished epoch", flush=True)
-    model, epochs_run, seconds = train_model(data, args)
+    model, epochs_run, seconds = train_model(data, args, corrections)
     metrics = evaluate(model, data)
     metrics.update({
         "epochs": args.epochs,
         "batch_size": args.batch_size,
         "learning_rate": args.learning_rate,
-        "ema_momentum": ema_momentum(total_steps(data, args)) if args.augment else None,
+        "ema_momentum": ema_momentum(total_steps(data, args, len(corrections.y) * args.extra_repeat
+                                                 if corrections is not None else 0)) if args.augment else None,
         "augment": args.augment,
         "augmentation": augment.recipe(args.pen_prob, args.elastic_prob) if args.augment else None,
         "distillation": {"teachers": [str(p) for p in args.teachers], "alpha": args.distill_alpha,
                          "temperature": args.distill_temperature} if args.teachers else None,
+        "extra_data": summary(corrections, args.extra_repeat) if corrections is not None else None,
         "seed": args.seed,
         "train_images": len(data.x_train),
         "validation_images": len(data.x_val),
