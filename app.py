@@ -52,6 +52,8 @@ INTRO = ("Draw a digit from 0 to 9, or a whole number, on the pad: a small CNN t
 
 CSS = """
 #preview img { image-rendering: pixelated; }
+#quick-digits { gap: var(--spacing-sm); }
+#quick-digits button { min-width: 0; padding-left: 0; padding-right: 0; }
 #footer { font-size: var(--text-sm); color: var(--body-text-color-subdued); }
 """
 # Gradio 6 takes page-wide options in launch(); the tests launch with these too, so they test the same page.
@@ -158,13 +160,12 @@ def build_demo(reader: DigitReader, source: ModelSource, feedback: FeedbackStore
             with gr.Column(scale=2, min_width=300):
                 label = gr.Label(num_top_classes=3, label="Top 3 guesses", elem_id="label")
                 message = gr.Markdown(EMPTY_MESSAGE, label="Message", elem_id="message")
-                with gr.Group():
-                    with gr.Row(equal_height=True):
-                        correction = gr.Textbox(label="Wrong? It's a …", placeholder="the right digit or number",
-                                                elem_id="correction", max_lines=1, scale=3, min_width=120)
-                        send = gr.Button("Send", elem_id="send-correction", scale=1, min_width=80)
-                    with gr.Row(elem_id="quick-digits"):
-                        quick = [gr.Button(str(d), size="sm", min_width=28) for d in range(10)]
+                with gr.Row(equal_height=True):
+                    correction = gr.Textbox(label="Wrong? It's a …", placeholder="the right digit or number",
+                                            elem_id="correction", max_lines=1, scale=3, min_width=120)
+                    send = gr.Button("Send", elem_id="send-correction", scale=1, min_width=80)
+                with gr.Row(elem_id="quick-digits"):
+                    quick = [gr.Button(str(d), size="sm", min_width=28, variant="secondary") for d in range(10)]
                 correction_status = gr.Markdown(KEPT_NOTE, elem_id="correction-status")
                 preview = gr.Image(
                     label="What the model sees (28×28 per digit)",

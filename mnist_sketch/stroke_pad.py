@@ -45,7 +45,7 @@ canvas {
 }
 .pad-tools { display: flex; gap: var(--spacing-md); }
 .pad-tools button {
-  flex: 1; padding: var(--size-2) var(--size-4); border-radius: var(--button-small-radius);
+  flex: 1; margin: 0; padding: var(--size-2) var(--size-4); border-radius: var(--button-small-radius);
   border: 1px solid var(--button-secondary-border-color); background: var(--button-secondary-background-fill);
   color: var(--button-secondary-text-color); font-weight: var(--button-small-text-weight); cursor: pointer;
   touch-action: manipulation;  /* a quick second tap is a tap, not a double-tap zoom */

@@ -52,8 +52,15 @@ if not CHROMIUM.exists():
 
 
 @pytest.fixture(scope="module")
-def app_url() -> Iterator[str]:
-    with serve_app() as url:
+def feedback(tmp_path_factory):
+    from mnist_sketch.feedback import FeedbackStore
+
+    return FeedbackStore(tmp_path_factory.mktemp("feedback"))
+
+
+@pytest.fixture(scope="module")
+def app_url(feedback) -> Iterator[str]:
+    with serve_app(feedback=feedback) as url:
         yield url
 
 
@@ -200,6 +207,41 @@ def test_a_number_drawn_or_picked_is_read_whole(browser, app_url):
     page.get_by_text("2026", exact=True).click()  # the example
     wait_for_top_guess(page, "2026")
     assert errors == [] and page.locator(TOAST).count() == 0
+    context.close()
+
+
+def test_a_wrong_reading_is_corrected_and_the_correction_kept(browser, app_url, feedback):
+    import json
+
+    from mnist_sketch.feedback import BAD_ANSWER, SAVED
+
+    context, page, errors = open_app(browser, app_url, **DESKTOP)
+    status = page.locator("#correction-status")
+    assert "nothing about you" in status.inner_text()  # what is kept, said before anything is sent
+    draw_with_mouse(page, SEVEN)
+    wait_for_top_guess(page, "7")
+
+    page.locator("#correction textarea, #correction input").first.fill("one")
+    page.locator("#send-correction").click()
+    page.wait_for_function("([s, t]) => document.querySelector(s).innerText.includes(t)",
+                           arg=["#correction-status", BAD_ANSWER[:40]])
+    assert list(feedback.folder.glob("*.json")) == []
+
+    page.locator("#correction textarea, #correction input").first.fill("1")
+    page.locator("#correction textarea, #correction input").first.press("Enter")
+    page.wait_for_function("([s, t]) => document.querySelector(s).innerText.includes(t)",
+                           arg=["#correction-status", SAVED])
+    record, = [json.loads(p.read_text()) for p in feedback.folder.glob("*.json")]
+    assert record["answer"] == "1" and record["read_as"][0]["text"] == "7"
+    assert len(record["strokes"]["strokes"]) == 1
+
+    page.locator("#quick-digits button", has_text="4").click()  # the quick digit buttons send at once
+    for _ in range(100):  # up to 10 s for the second record to land
+        if len(list(feedback.folder.glob("*.json"))) == 2:
+            break
+        page.wait_for_timeout(100)
+    assert sorted(json.loads(p.read_text())["answer"] for p in feedback.folder.glob("*.json")) == ["1", "4"]
+    assert errors == []
     context.close()
 
 
