@@ -18,7 +18,6 @@ import io
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import gradio as gr
 import numpy as np

@@ -107,7 +107,8 @@ def _prepare(job: tuple[int, int]) -> dict:
 
 def prepare(args: argparse.Namespace) -> list[dict]:
     jobs = [(n, k) for n in LENGTHS for k in range(args.numbers)]
-    key = cache_key(args.strokes, f"{args.numbers} {args.seed}", [Path(__file__), Path(__file__).with_name("sketch_accuracy.py")])
+    scripts = [Path(__file__), Path(__file__).with_name("sketch_accuracy.py")]
+    key = cache_key(args.strokes, f"{args.numbers} {args.seed}", scripts)
     cached = CACHE_DIR / f"number_inputs_{key}.pickle"
     if args.cache and cached.is_file():
         print(f"inputs from the cache {cached.relative_to(ROOT)}")
@@ -171,7 +172,8 @@ def main() -> int:
         app, oracle = np.array(right[key]), np.array(right[key.replace("app", "oracle", 1)])
         cells = []
         for mask in [lengths == n for n in LENGTHS] + [np.ones_like(lengths, bool)]:
-            cells.append(f"{app[mask].mean():>6.1%} /{oracle[mask].mean():>6.1%} {100 * (oracle[mask].mean() - app[mask].mean()):>+5.1f}")
+            a, o = app[mask].mean(), oracle[mask].mean()
+            cells.append(f"{a:>6.1%} /{o:>6.1%} {100 * (o - a):>+5.1f}")
         miscount = np.array(counted[key])
         costs[key] = 100 * (oracle.mean() - app.mean())
         print(f"{key[4:]:<24} " + " ".join(f"{c:>20}" for c in cells) + f" {np.mean(top3[key]):>7.1%} "

@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from mnist_sketch.preprocess import STROKE_WIDTH, EmptyDrawing, ink_map  # noqa: E402
 from mnist_sketch.segment import pieces  # noqa: E402
-from mnist_sketch.strokes import parse_strokes  # noqa: E402
+from mnist_sketch.strokes import PEN_WIDTH, parse_strokes  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 STROKES = SHARED / "data" / "unipen_dev_strokes.npz"
@@ -57,7 +57,7 @@ CACHE_DIR = ROOT / "benchmarks" / "out"
 PAD = (900, 600)  # the stroke pad's canvas (app.CANVAS): strokes are placed on it as a visitor draws
 PAD_HEIGHT = 0.6  # share of the pad's height a digit is drawn at
 _data: dict | None = None
-_stroke_width = STROKE_WIDTH
+_stroke_width: float | None = None
 
 
 def naive_resize(image: np.ndarray) -> np.ndarray:
@@ -93,7 +93,7 @@ def _prepare(i: int) -> tuple[list[tuple[str, list | EmptyDrawing, np.ndarray]],
     return images, _split(parse_strokes(pad_value(strokes)))
 
 
-def _init_worker(path: str, stroke_width: float) -> None:
+def _init_worker(path: str, stroke_width: float | None) -> None:
     global _data, _stroke_width
     _stroke_width = stroke_width
     sys.path.insert(0, str(SHARED / "tools"))
@@ -104,7 +104,8 @@ def _init_worker(path: str, stroke_width: float) -> None:
 def cache_key(strokes: Path, options: str, scripts: list[Path]) -> str:
     """A hash of everything the inputs depend on: the data, the tools and code that make them, the options."""
     digest = hashlib.sha256(options.encode())
-    sources = [strokes, *sorted((SHARED / "tools").glob("*.py")), *scripts, *sorted((ROOT / "mnist_sketch").glob("*.py"))]
+    sources = [strokes, *sorted((SHARED / "tools").glob("*.py")), *scripts,
+               *sorted((ROOT / "mnist_sketch").glob("*.py"))]
     for path in sources:
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
@@ -220,14 +221,15 @@ def main() -> int:
     parser.add_argument("--strokes", type=Path, default=STROKES)
     parser.add_argument("--every", type=int, default=1, help="use every Nth sample (faster, less precise)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--stroke-width", type=float, default=STROKE_WIDTH,
-                        help="normalise strokes to this width (px at 28x28) instead of the app's (for tuning)")
+    parser.add_argument("--stroke-width", type=float, default=None,
+                        help="normalise images' strokes to, and draw strokes at, this width (px at 28x28) instead "
+                             "of the app's (for tuning)")
     parser.add_argument("--cache", action="store_true", help="keep and reuse the rendered inputs in benchmarks/out/")
     args = parser.parse_args()
     if not args.strokes.is_file():
         print(f"error: no stroke data at {args.strokes} (see ../shared/data/README.md)", file=sys.stderr)
         return 1
-    if args.record and (len(args.model) != 1 or args.ensemble or args.every != 1 or args.stroke_width != STROKE_WIDTH):
+    if args.record and (len(args.model) != 1 or args.ensemble or args.every != 1 or args.stroke_width):
         parser.error("--record takes one --model, every sample and the app's stroke width")
 
     with np.load(args.strokes) as z:
@@ -237,8 +239,10 @@ def main() -> int:
     from mnist_sketch.model import load_model_file
     from mnist_sketch.predict import DigitReader
 
+    widths = (f"{args.stroke_width} px" if args.stroke_width else
+              f"the app's: images' strokes normalised to {STROKE_WIDTH} px, strokes drawn at {PEN_WIDTH} px")
     print(f"{len(indices)} UNIPEN samples x 6 variants = {len(inputs['label'])} drawings, and "
-          f"{len(indices)} stroke drawings; strokes normalised to / drawn at {args.stroke_width} px")
+          f"{len(indices)} stroke drawings; widths {widths}")
     all_probs = []
     for path in args.model:
         model = load_model_file(path)

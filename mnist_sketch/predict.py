@@ -138,7 +138,8 @@ class DigitReader:
             input_signature=[tf.TensorSpec((None, *INPUT_SHAPE), tf.float32)],
             reduce_retracing=True,
         )
-        self.predict_batch(np.zeros((1, 28, 28), np.float32))  # warm up: trace and allocate now, not on the first request
+        # Warm up: trace and allocate now, not on the first request.
+        self.predict_batch(np.zeros((1, 28, 28), np.float32))
 
     def predict_batch(self, images: np.ndarray) -> np.ndarray:
         """(n, 28, 28) float ink in [0, 1] -> (n, 10) float probabilities, averaged over the views.

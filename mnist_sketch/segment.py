@@ -53,7 +53,7 @@ from scipy.spatial import cKDTree
 from mnist_sketch.preprocess import (INK_LEVEL, MIN_INK_PIXELS, STROKE_WIDTH, EmptyDrawing, check_looks_drawn,
                                      crop_to_ink, frame_ink, ink_of)
 from mnist_sketch.preprocess import stroke_width as measured_width  # the parameter `stroke_width` is the target
-from mnist_sketch.strokes import MAX_STROKES, Strokes, check_drawn, frame_strokes
+from mnist_sketch.strokes import MAX_STROKES, PEN_WIDTH, Strokes, check_drawn, frame_strokes
 
 MERGE_OVERLAP = 0.5  # parts overlapping by this share of the narrower one's width are one digit...
 FULL_OVERLAP = 0.7  # ...or this share, when both are digit-sized (not short) on one baseline
@@ -156,7 +156,7 @@ def _touching_runs(digits: list[list[np.ndarray]], height: float) -> list[list[i
     return runs
 
 
-def stroke_pieces(strokes: Strokes, stroke_width: float = STROKE_WIDTH) -> list[Piece]:
+def stroke_pieces(strokes: Strokes, stroke_width: float = PEN_WIDTH) -> list[Piece]:
     """A stroke drawing's pieces (see `pieces`); EmptyDrawing for a blank pad or a dot."""
     check_drawn(strokes)
     boxes = _stroke_boxes(strokes.strokes)
@@ -262,16 +262,17 @@ def ink_pieces(ink: np.ndarray, stroke_width: float = STROKE_WIDTH) -> list[Piec
             for blot in blots]
 
 
-def pieces(value: Any, stroke_width: float = STROKE_WIDTH) -> list[Piece]:
+def pieces(value: Any, stroke_width: float | None = None) -> list[Piece]:
     """A drawing (`Strokes`, or any image `preprocess` accepts) -> its pieces, left to right: per piece
-    the ways to read it, each a list of (28, 28) float32 inputs in [0, 1], strokes `stroke_width` px wide.
+    the ways to read it, each a list of (28, 28) float32 inputs in [0, 1], strokes `stroke_width` px wide
+    (default: strokes drawn with PEN_WIDTH, images' strokes normalised to STROKE_WIDTH).
 
     Raises EmptyDrawing (nothing readable, or more than MAX_DIGITS digits) or InvalidDrawing.
     """
     if isinstance(value, Strokes):
-        found = stroke_pieces(value, stroke_width)
+        found = stroke_pieces(value, stroke_width or PEN_WIDTH)
     else:
-        found = ink_pieces(ink_of(value), stroke_width)
+        found = ink_pieces(ink_of(value), stroke_width or STROKE_WIDTH)
     if len(found) > MAX_DIGITS:
         raise EmptyDrawing(TOO_MANY)
     return found

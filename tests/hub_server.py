@@ -182,8 +182,8 @@ class HubServer:
             return (*self._repo_info(_key(m), unquote(m["rev"] or "main"), user), ())
         if method == "GET" and (m := re.fullmatch(rf"/api/{_TYPE}/{_REPO}/tree/{_REV}", path)):
             return (*self._tree(_key(m), unquote(m["rev"]), user), ())
-        if method in ("GET", "HEAD") and (m := re.fullmatch(rf"(?:/(?P<type>datasets))?/{_REPO}/resolve/{_REV}/(?P<file>.+)",
-                                                            path)):
+        resolve = rf"(?:/(?P<type>datasets))?/{_REPO}/resolve/{_REV}/(?P<file>.+)"
+        if method in ("GET", "HEAD") and (m := re.fullmatch(resolve, path)):
             return (*self._resolve(_key(m), unquote(m["rev"]), unquote(m["file"]), user), ())
         raise HubError(404, f"No route for {method} {path} on this test Hub.")
 

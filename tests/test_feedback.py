@@ -6,9 +6,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import logging
-import subprocess
-import sys
 import threading
 from pathlib import Path
 

@@ -54,7 +54,8 @@ def zero(x0: float, width: float = 160, height: float = H, slash: bool = False) 
     return [ring, [(x0 - 10, 100 + H + 10), (x0 + width + 10, 90)]] if slash else [ring]
 
 
-@pytest.mark.parametrize("digit", [four(100), five(100), crossed_seven(100), one(100, base=True), zero(100, slash=True)],
+@pytest.mark.parametrize("digit",
+                         [four(100), five(100), crossed_seven(100), one(100, base=True), zero(100, slash=True)],
                          ids=["4 in two strokes", "5 with a floating bar", "crossed 7", "1 with a flag and a base",
                               "slashed 0"])
 def test_a_digit_in_several_strokes_stays_one_digit(digit):

@@ -199,7 +199,8 @@ def test_the_bundled_model_card_is_rendered_from_its_metrics(tmp_path):
     assert (tmp_path / "README.md").read_text() == (bundled / "README.md").read_text()
     pen = metrics["pen_drawn"]
     card = (bundled / "README.md").read_text()
-    assert f"| **mean of the six** | **{100 * pen['mean']['top1']:.2f} %** | **{100 * pen['mean']['top3']:.2f} %** |" in card
+    mean = pen["mean"]
+    assert f"| **mean of the six** | **{100 * mean['top1']:.2f} %** | **{100 * mean['top3']:.2f} %** |" in card
     for name, row in pen["variants"].items():
         assert f"| {name} | {100 * row['top1']:.2f} % | {100 * row['top3']:.2f} % |" in card
     assert f"| the pen's strokes (the demo's pad) | {100 * pen['strokes']['top1']:.2f} % |" in card

@@ -127,7 +127,8 @@ def make_datasets(data: Mnist, batch_size: int, augment: bool, seed: int, pen_pr
         return np.eye(10, dtype=np.float32)[y]
 
     extra_x, extra_y = extra if extra is not None else (np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.uint8))
-    x_train, y_train = model_input(np.concatenate([data.x_train, extra_x])), one_hot(np.concatenate([data.y_train, extra_y]))
+    x_train = model_input(np.concatenate([data.x_train, extra_x]))
+    y_train = one_hot(np.concatenate([data.y_train, extra_y]))
     val = tf.data.Dataset.from_tensor_slices((model_input(data.x_val), one_hot(data.y_val))).batch(512)
     if not augment:
         train = tf.data.Dataset.from_tensor_slices((x_train, y_train))
