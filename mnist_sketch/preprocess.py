@@ -249,6 +249,8 @@ def stroke_width(ink: np.ndarray) -> float:
     w = 2 * area / outline; the outline length is the total gradient magnitude.
     Sub-pixel accurate on anti-aliased ink; returns 0 for an empty map.
     """
+    if min(ink.shape) < 2:  # a one-pixel line: np.gradient needs two samples along each axis
+        ink = np.pad(ink, 1)
     gy, gx = np.gradient(ink)
     outline = float(np.hypot(gx, gy).sum())
     return 2.0 * float(ink.sum()) / outline if outline > 0 else 0.0

@@ -66,6 +66,7 @@ JOIN_PRIOR = math.log(0.8)  # ...at this log-prior for joining them
 NECK = 0.6  # touching digits are eroded apart where they meet through less than this share of the pen's width
 WIDE_RATIO = 1.0  # a blot wider than this many times its height may be touching digits...
 WIDE_ALONE = 1.6  # ...or this many times, when it is the whole drawing
+FLAT_HEIGHT = 0.25  # a drawing of flat strokes only is taken to be this share of its widest part high
 MAX_CUTS = 3  # cut points tried in a wide blot, the lowest of its ink profile
 MAX_OPTIONS = 16  # ways to read one piece, at most
 MAX_DIGITS = 12
@@ -109,10 +110,16 @@ def _affinity(a: np.ndarray, b: np.ndarray, height: float) -> float:
     return 0.0
 
 
+def digit_height(boxes: np.ndarray) -> float:
+    """The height of a digit in a drawing of parts (boxes (n, 4) of x0, x1, y0, y1): its tallest part's,
+    or FLAT_HEIGHT of its widest part's width when every part is flat (a dash); never 0."""
+    return max(float((boxes[:, 3] - boxes[:, 2]).max()), FLAT_HEIGHT * float((boxes[:, 1] - boxes[:, 0]).max()), 1.0)
+
+
 def group_parts(boxes: np.ndarray) -> list[list[int]]:
     """Parts (boxes (n, 4) of x0, x1, y0, y1; y down) grouped into digits: the indices of each digit's
     parts, digits left to right, specks in none. Raises EmptyDrawing for more than MAX_PARTS parts."""
-    height = float((boxes[:, 3] - boxes[:, 2]).max())
+    height = digit_height(boxes)
     sizes = np.stack([boxes[:, 1] - boxes[:, 0], boxes[:, 3] - boxes[:, 2]], axis=1)
     groups = [[int(i)] for i in np.flatnonzero(sizes.max(axis=1) >= SPECK_FRACTION * height)]
     if len(groups) > MAX_PARTS:
@@ -166,7 +173,7 @@ def stroke_pieces(strokes: Strokes, stroke_width: float = PEN_WIDTH) -> list[Pie
         return frame_strokes(Strokes(strokes.width, strokes.height, tuple(parts)), stroke_width)
 
     pieces = []
-    for run in _touching_runs(digits, float((boxes[:, 3] - boxes[:, 2]).max())):
+    for run in _touching_runs(digits, digit_height(boxes)):
         options = []
         for joins in itertools.product((False, True), repeat=len(run) - 1):
             joined = [list(digits[run[0]])]

@@ -89,6 +89,24 @@ def test_a_speck_is_ignored_and_a_dot_alone_is_not_a_digit():
         pieces(strokes([(300, 300)]))
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # no division by a zero height
+@pytest.mark.parametrize("drawn", [
+    [[(100, 300), (400, 300)]],  # a dash: no height at all
+    [[(100, 300), (400, 300)], [(460, 300), (760, 300)]],  # two dashes side by side
+    [[(100, 300), (400, 300)], [(250, 340), (550, 340)]],  # an offset "="
+], ids=["dash", "two dashes", "offset equals"])
+def test_flat_strokes_are_read_without_error(reader, drawn):
+    assert not reader.read(strokes(*drawn)).empty
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("line", [(50, slice(20, 280)), (slice(5, 95), 150)], ids=["1 px high", "1 px wide"])
+def test_a_one_pixel_line_in_an_image_is_read_without_error(reader, line):
+    image = np.full((100, 300), 255, np.uint8)
+    image[line] = 0
+    assert not reader.read(image).empty
+
+
 def test_too_many_digits_get_a_message():
     with pytest.raises(EmptyDrawing, match=TOO_MANY):
         pieces(parse_strokes(pad_value("1" * (MAX_DIGITS + 1), canvas=(2000, 600))))
