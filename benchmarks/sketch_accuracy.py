@@ -158,7 +158,8 @@ def score(name: str, probs: dict[str, np.ndarray], inputs: dict[str, np.ndarray]
     variants, truth = inputs["variant"], inputs["label"]
     p_ours, p_single, p_naive, p_strokes = probs["image"], probs["image_one_view"], probs["naive"], probs["strokes"]
     print(f"\n== {name}")
-    print(f"{'variant':<16} {'top-1':>7} {'top-3':>7}   {'one view top-1':>14}   {'naive top-1':>11} {'naive top-3':>11}")
+    print(f"{'variant':<16} {'top-1':>7} {'top-3':>7}   {'one view top-1':>14}   "
+          f"{'naive top-1':>11} {'naive top-3':>11}")
     per_variant = {}
     for variant in dict.fromkeys(variants):
         m = variants == variant

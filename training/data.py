@@ -60,7 +60,8 @@ def _check(arrays: tuple[np.ndarray, ...], source: str, validation_size: int) ->
     x_train, y_train, x_test, y_test = arrays
     for x, y, name in ((x_train, y_train, "train"), (x_test, y_test, "test")):
         if x.ndim != 3 or x.shape[1:] != (28, 28) or len(x) != len(y):
-            raise DataUnavailable(f"{source}: {name} images must be (n, 28, 28) with n labels; got {x.shape}, {y.shape}.")
+            raise DataUnavailable(f"{source}: {name} images must be (n, 28, 28) with n labels; "
+                                  f"got {x.shape}, {y.shape}.")
         if len(y) and (y.min() < 0 or y.max() > 9):
             raise DataUnavailable(f"{source}: {name} labels must be digits 0-9.")
     if len(x_train) <= validation_size:
@@ -76,7 +77,8 @@ def load_mnist(path: str | Path | None = None, validation_size: int = VALIDATION
     if path is not None:
         path = Path(path)
         if not path.is_file():
-            raise DataUnavailable(f"No MNIST file at {path}. Pass `--data PATH/mnist.npz` pointing at an existing file.")
+            raise DataUnavailable(f"No MNIST file at {path}. "
+                                  "Pass `--data PATH/mnist.npz` pointing at an existing file.")
         arrays = _read_npz(path)
         source = str(path)
     else:

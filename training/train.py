@@ -75,7 +75,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--private", action="store_true", help="with --push-to-hub: create the repo private")
     args = parser.parse_args(argv)
     if args.learning_rate is None:
-        # The heavy augmentation trains better with a larger start (benchmarks/RESULTS.md); the seed used Adam's default.
+        # The heavy augmentation trains better with a larger start (benchmarks/RESULTS.md);
+        # the seed used Adam's default.
         args.learning_rate = 2e-3 if args.augment else 1e-3
     if args.epochs < 1 or args.batch_size < 1:
         parser.error("--epochs and --batch-size must be at least 1")
