@@ -50,7 +50,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from mnist_sketch.preprocess import (INK_LEVEL, MIN_INK_PIXELS, STROKE_WIDTH, EmptyDrawing, check_looks_drawn,
+from mnist_sketch.preprocess import (INK_LEVEL, STROKE_WIDTH, EmptyDrawing, check_looks_drawn,
                                      crop_to_ink, frame_ink, ink_of)
 from mnist_sketch.preprocess import stroke_width as measured_width  # the parameter `stroke_width` is the target
 from mnist_sketch.strokes import MAX_STROKES, PEN_WIDTH, Strokes, check_drawn, frame_strokes
@@ -231,6 +231,8 @@ def _isolate(labels: np.ndarray, ink: np.ndarray, boxes: np.ndarray, parts: list
     x0, x1, y0, y1 = _joined(boxes[parts]).astype(int)
     window = labels[y0 : y1 + 1, x0 : x1 + 1]
     own = np.isin(window, np.array(parts) + 1)
+    if own.sum() == np.count_nonzero(window):  # nothing else in the box (one digit alone): nothing to blank
+        return ink[y0 : y1 + 1, x0 : x1 + 1]
     others = ndimage.binary_dilation((window > 0) & ~own, iterations=2) & ~own
     return np.where(others, 0, ink[y0 : y1 + 1, x0 : x1 + 1])
 
@@ -257,9 +259,8 @@ def ink_pieces(ink: np.ndarray, stroke_width: float = STROKE_WIDTH) -> list[Piec
     """An (H, W) uint8 ink map's pieces (see `pieces`); EmptyDrawing when there is no ink, or when it does not
     look like a drawing (mostly ink, or scattered marks)."""
     check_looks_drawn(ink)
+    ink = crop_to_ink(ink)  # raises EmptyDrawing, saying why; labelling the ink's box only is faster
     labels, boxes = _labels(ink >= INK_LEVEL)
-    if len(boxes) == 0 or np.count_nonzero(labels) < MIN_INK_PIXELS:
-        crop_to_ink(ink)  # raises EmptyDrawing, saying why
     blots = []
     for digit in group_parts(boxes):
         blot = _isolate(labels, ink, boxes, digit)
