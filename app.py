@@ -17,6 +17,7 @@ import hashlib
 import io
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import gradio as gr
@@ -39,7 +40,8 @@ PREVIEW_SEPARATOR = 96  # grey: the line between two digits' inputs in the previ
 MAX_FILE_SIZE = "10mb"  # larger uploads are refused by the server
 CONCURRENCY = 4  # predictions run at once; more would only queue up for the CPU
 # Every CACHE_SWEEP_S, files this app put in Gradio's cache (uploads, previews) older than CACHE_MAX_AGE_S
-# are deleted: a client fetches its preview within seconds, and the cache would otherwise grow forever.
+# are deleted, and then their emptied folders: a client fetches its preview within seconds, and the cache
+# would otherwise grow forever.
 CACHE_SWEEP_S, CACHE_MAX_AGE_S = 30, 120
 EXAMPLES = [str(digit) for digit in STROKES] + ["42", "2026"]  # drawn with the project's own strokes
 
@@ -94,6 +96,23 @@ def save_preview(image: Image.Image, folder: Path) -> str:
     return str(path)
 
 
+def remove_empty_folders(cache: Path, min_age_s: float) -> None:
+    """Remove the folders in `cache` that have been empty for `min_age_s` seconds.
+
+    Gradio's delete_cache deletes the files it made but keeps their content-addressed
+    folders, one per distinct upload (gradio-app/gradio#9334): without this, the
+    cache gains an empty folder for every new drawing sent as a file.
+    """
+    cutoff = time.time() - min_age_s
+    with os.scandir(cache) as entries:
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False) and entry.stat().st_mtime < cutoff:
+                    os.rmdir(entry.path)  # refused, and skipped, unless empty
+            except OSError:
+                continue
+
+
 def footer_text(source: ModelSource) -> str:
     """E.g. 'Model: bundled model · version 2026-11-26 · MNIST test accuracy 99.19%'."""
     parts = [f"Model: {source.describe()}"]
@@ -110,8 +129,17 @@ def build_demo(reader: DigitReader, source: ModelSource, feedback: FeedbackStore
     """The app, reading drawings with `reader`; `source` is named in the footer, `feedback` keeps the
     visitors' corrections. `delete_cache` is Gradio's (every seconds, files older than seconds)."""
 
+    next_folder_sweep = [0.0]  # time.monotonic() of the next one
+
+    def sweep_empty_folders() -> None:
+        """At most every delete_cache[0] seconds, on a request: Gradio has no hook after its own sweep."""
+        if time.monotonic() >= next_folder_sweep[0]:
+            next_folder_sweep[0] = time.monotonic() + delete_cache[0]
+            remove_empty_folders(Path(preview.GRADIO_CACHE), delete_cache[1])
+
     def answer(drawing: Strokes | str | dict) -> tuple[dict[str, float] | None, str | None, str]:
         """The top-3 readings with their probabilities, the 28x28 image the model saw (a PNG path), a sentence."""
+        sweep_empty_folders()
         try:
             reading = reader.read(drawing)
         except InvalidDrawing as exc:

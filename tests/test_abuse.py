@@ -223,9 +223,15 @@ def test_the_cache_is_swept_of_old_uploads_and_previews(app_url, client, tmp_pat
         Image.fromarray(draw_digit(k % 3 + 1, center=(0.3 + 0.1 * k, 0.5))).save(path)
         predict(client, plain_file(path))
     made = {p for p in cache.rglob("*") if p.is_file() and time.time() - p.stat().st_ctime < 60}
-    assert made
+    folders = {p.parent for p in made if p.parent != cache / "previews"}  # one per distinct upload
+    assert made and folders
     time.sleep(4)  # two sweeps later
     assert not {p for p in made if p.exists()}
+    time.sleep(2)  # the emptied folders grow old...
+    fresh = tmp_path / "fresh.png"
+    Image.fromarray(draw_digit(7)).save(fresh)
+    predict(client, plain_file(fresh))  # ...and go on the next request
+    assert not {p for p in folders if p.exists()}  # Gradio keeps them (gradio-app/gradio#9334)
 
 
 def test_a_model_file_with_a_lambda_layer_never_runs_its_code(tmp_path):
