@@ -26,6 +26,7 @@ from PIL import Image
 
 from mnist_sketch.example_digits import STROKES, pad_value
 from mnist_sketch.feedback import SAVED, FeedbackStore, start_sync, store_from_env
+from mnist_sketch.gradio_cache import remove_empty_folders, sweep_safely
 from mnist_sketch.image_input import ImageInput
 from mnist_sketch.model_source import ModelSource, load_app_model
 from mnist_sketch.predict import DigitReader, Reading
@@ -96,23 +97,6 @@ def save_preview(image: Image.Image, folder: Path) -> str:
     return str(path)
 
 
-def remove_empty_folders(cache: Path, min_age_s: float) -> None:
-    """Remove the folders in `cache` that have been empty for `min_age_s` seconds.
-
-    Gradio's delete_cache deletes the files it made but keeps their content-addressed
-    folders, one per distinct upload (gradio-app/gradio#9334): without this, the
-    cache gains an empty folder for every new drawing sent as a file.
-    """
-    cutoff = time.time() - min_age_s
-    with os.scandir(cache) as entries:
-        for entry in entries:
-            try:
-                if entry.is_dir(follow_symlinks=False) and entry.stat().st_mtime < cutoff:
-                    os.rmdir(entry.path)  # refused, and skipped, unless empty
-            except OSError:
-                continue
-
-
 def footer_text(source: ModelSource) -> str:
     """E.g. 'Model: bundled model · version 2026-11-26 · MNIST test accuracy 99.19%'."""
     parts = [f"Model: {source.describe()}"]
@@ -132,7 +116,7 @@ def build_demo(reader: DigitReader, source: ModelSource, feedback: FeedbackStore
     next_folder_sweep = [0.0]  # time.monotonic() of the next one
 
     def sweep_empty_folders() -> None:
-        """At most every delete_cache[0] seconds, on a request: Gradio has no hook after its own sweep."""
+        """At most every delete_cache[0] seconds, on a request (Gradio has no hook after its own sweep)."""
         if time.monotonic() >= next_folder_sweep[0]:
             next_folder_sweep[0] = time.monotonic() + delete_cache[0]
             remove_empty_folders(Path(preview.GRADIO_CACHE), delete_cache[1])
@@ -236,6 +220,7 @@ def build_demo(reader: DigitReader, source: ModelSource, feedback: FeedbackStore
         # A new drawing starts a new reading: the last correction's thanks no longer applies.
         pad.change(lambda: KEPT_NOTE, outputs=correction_status, api_visibility="private", show_progress="hidden"
         )
+    sweep_safely(demo)
     return demo
 
 

@@ -44,16 +44,17 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def folder_usage(folder: Path) -> tuple[int, int, float]:
-    """(files, folders, MB) under `folder`."""
-    files = folders = size = 0
+def folder_usage(folder: Path) -> tuple[int, int, int, float]:
+    """(files, of which previews, folders, MB) under `folder`."""
+    files = previews = folders = size = 0
     for path in folder.rglob("*"):
         if path.is_dir():
             folders += 1
         elif path.is_file():
             files += 1
+            previews += path.parent.name == "previews"
             size += path.stat().st_size
-    return files, folders, size / 1e6
+    return files, previews, folders, size / 1e6
 
 
 def jittered(rng: np.random.Generator) -> dict:
@@ -93,10 +94,10 @@ def main() -> int:
     snapshots = []
 
     def snapshot(done: int) -> None:
-        files, folders, mb = folder_usage(server_temp)
+        files, previews, folders, mb = folder_usage(server_temp)
         snapshots.append((done, len(errors), rss_mb(server.pid), files, folders, mb))
         print(f"{done:>6} requests: {len(errors)} errors, server RSS {snapshots[-1][2]:.0f} MB, temp dir "
-              f"{files} files in {folders} folders, {mb:.1f} MB", flush=True)
+              f"{files} files ({previews} previews) in {folders} folders, {mb:.1f} MB", flush=True)
 
     def client_loop(k: int) -> None:
         client = Client(url, verbose=False, download_files=False)

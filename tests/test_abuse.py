@@ -234,6 +234,47 @@ def test_the_cache_is_swept_of_old_uploads_and_previews(app_url, client, tmp_pat
     assert not {p for p in folders if p.exists()}  # Gradio keeps them (gradio-app/gradio#9334)
 
 
+def test_the_cache_sweep_survives_concurrent_uploads(app_url, tmp_path):
+    # Gradio's sweep iterates the app's sets of cached files while requests add to them; without
+    # mnist_sketch.gradio_cache.sweep_safely it dies on the first clash, and nothing is deleted again.
+    from gradio_client import Client
+    from gradio.utils import get_upload_folder
+
+    stop = time.time() + 15
+
+    def upload_until_stop(k: int) -> list[str]:
+        client, rng, names = Client(app_url, verbose=False, download_files=False), np.random.default_rng(k), []
+        while time.time() < stop:
+            path = tmp_path / f"up-{k}-{len(names)}.png"  # a new drawing each time: a new file in the cache
+            Image.fromarray(draw_digit(7, center=tuple(rng.uniform(0.35, 0.65, 2)))).save(path)
+            assert top_digit(predict(client, sketch_value(path))[0]) == "7"
+            names.append(path.name)
+        return names
+
+    with ThreadPoolExecutor(8) as pool:
+        sent = {name for names in pool.map(upload_until_stop, range(8)) for name in names}
+    time.sleep(5)  # every upload is over 2 s old, and the sweep has run since
+    cache = Path(get_upload_folder())
+    assert len(sent) > 50 and not {p for p in cache.rglob("up-*.png") if p.name in sent}
+
+
+def test_the_sets_gradio_sweeps_are_the_ones_its_requests_fill(reader, tmp_path):
+    # What sweep_safely relies on in Gradio's internals: if this fails, Gradio has changed under it.
+    import app
+    import gradio as gr
+
+    from mnist_sketch.feedback import FeedbackStore
+    from mnist_sketch.gradio_cache import SnapshotSet
+    from mnist_sketch.model_source import bundled_source
+
+    demo = app.build_demo(reader, bundled_source(), FeedbackStore(tmp_path / "feedback"))
+    swept = demo.temp_file_sets
+    assert swept and all(isinstance(files, SnapshotSet) for files in swept)
+    assert any(files is demo.upload_file_set for files in swept)
+    components = [block for block in demo.blocks.values() if isinstance(block, gr.components.Component)]
+    assert all(any(block.temp_files is files for files in swept) for block in components)
+
+
 def test_a_model_file_with_a_lambda_layer_never_runs_its_code(tmp_path):
     """A downloaded mnist.h5 is someone else's file: only weights are read from it, never code."""
     import keras
