@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import tempfile
 import time
@@ -217,9 +218,11 @@ def build_demo(reader: DigitReader, source: ModelSource, feedback: FeedbackStore
         for digit, button in enumerate(quick):
             button.click(correct_as(str(digit)), inputs=pad, outputs=[correction_status, correction],
                          api_visibility="private")
-        # A new drawing starts a new reading: the last correction's thanks no longer applies.
-        pad.change(lambda: KEPT_NOTE, outputs=correction_status, api_visibility="private", show_progress="hidden"
-        )
+        # A new drawing starts a new reading: the last correction's thanks no longer applies. In the
+        # browser only: the pad changes every 150 ms while the pen moves, and a server round trip each
+        # time would cost the page as much as the reading itself.
+        pad.change(None, outputs=correction_status, api_visibility="private", show_progress="hidden",
+                   js=f"() => {json.dumps(KEPT_NOTE)}")
     sweep_safely(demo)
     return demo
 

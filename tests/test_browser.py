@@ -241,6 +241,10 @@ def test_a_wrong_reading_is_corrected_and_the_correction_kept(browser, app_url, 
             break
         page.wait_for_timeout(100)
     assert sorted(json.loads(p.read_text())["answer"] for p in feedback.folder.glob("*.json")) == ["1", "4"]
+
+    draw_with_mouse(page, SEVEN)  # a new drawing: the thanks gives way to what is kept again
+    page.wait_for_function("([s, t]) => document.querySelector(s).innerText.includes(t)",
+                           arg=["#correction-status", "nothing about you"])
     assert errors == []
     context.close()
 

@@ -24,7 +24,7 @@ from mnist_sketch.segment import pieces
 from mnist_sketch.strokes import InvalidStrokes, Strokes, frame_strokes, parse_strokes
 from training.data import DataUnavailable
 
-REPEAT = 20  # each correction is shown this many times per epoch, so a few hundred of them matter
+REPEAT = 5  # times each correction is shown per epoch: 20 let a few mislabelled ones hurt (benchmarks/RESULTS.md)
 
 
 class Corrections(NamedTuple):

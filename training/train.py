@@ -61,7 +61,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="visitors' corrections (a folder of the app's records, or a Hub dataset repo) "
                              "mixed into the training set, never into validation")
     parser.add_argument("--extra-repeat", type=int, default=None,
-                        help="with --extra-data: times each correction is shown per epoch (default: 20)")
+                        help="with --extra-data: times each correction is shown per epoch (default: 5)")
     parser.add_argument("--teachers", type=Path, nargs="+", metavar="MNIST_H5",
                         help="distil: train on the averaged, softened predictions of these trained models too")
     parser.add_argument("--distill-alpha", type=float, default=None,
