@@ -18,7 +18,6 @@ import io
 import json
 import os
 import tempfile
-import time
 from pathlib import Path
 
 import gradio as gr
@@ -27,7 +26,7 @@ from PIL import Image
 
 from mnist_sketch.example_digits import STROKES, pad_value
 from mnist_sketch.feedback import SAVED, FeedbackStore, start_sync, store_from_env
-from mnist_sketch.gradio_cache import remove_empty_folders, sweep_safely
+from mnist_sketch.gradio_cache import sweep_safely
 from mnist_sketch.image_input import ImageInput
 from mnist_sketch.model_source import ModelSource, load_app_model
 from mnist_sketch.predict import DigitReader, Reading
@@ -114,17 +113,8 @@ def build_demo(reader: DigitReader, source: ModelSource, feedback: FeedbackStore
     """The app, reading drawings with `reader`; `source` is named in the footer, `feedback` keeps the
     visitors' corrections. `delete_cache` is Gradio's (every seconds, files older than seconds)."""
 
-    next_folder_sweep = [0.0]  # time.monotonic() of the next one
-
-    def sweep_empty_folders() -> None:
-        """At most every delete_cache[0] seconds, on a request (Gradio has no hook after its own sweep)."""
-        if time.monotonic() >= next_folder_sweep[0]:
-            next_folder_sweep[0] = time.monotonic() + delete_cache[0]
-            remove_empty_folders(Path(preview.GRADIO_CACHE), delete_cache[1])
-
     def answer(drawing: Strokes | str | dict) -> tuple[dict[str, float] | None, str | None, str]:
         """The top-3 readings with their probabilities, the 28x28 image the model saw (a PNG path), a sentence."""
-        sweep_empty_folders()
         try:
             reading = reader.read(drawing)
         except InvalidDrawing as exc:
@@ -223,7 +213,7 @@ def build_demo(reader: DigitReader, source: ModelSource, feedback: FeedbackStore
         # time would cost the page as much as the reading itself.
         pad.change(None, outputs=correction_status, api_visibility="private", show_progress="hidden",
                    js=f"() => {json.dumps(KEPT_NOTE)}")
-    sweep_safely(demo)
+    sweep_safely(demo)  # delete_cache's sweep survives concurrent uploads, and takes their folders too
     return demo
 
 
