@@ -181,8 +181,9 @@ def build_demo(reader: DigitReader, source: ModelSource, feedback: FeedbackStore
         image_input = ImageInput(visible=False)  # API clients' image files
 
         outputs = [label, preview, message]
-        # The pad's value changes when the pen is lifted (and every 150 ms during a long stroke), or
-        # when an example is clicked; a value arriving while a reading runs replaces older waiting ones.
+        # The pad's value changes when the pen is lifted (and every 150 ms along a stroke that has lasted
+        # a second), or when an example is clicked; a value arriving while a reading runs replaces older
+        # waiting ones.
         pad.change(
             predict_strokes,
             inputs=pad,
@@ -209,8 +210,7 @@ def build_demo(reader: DigitReader, source: ModelSource, feedback: FeedbackStore
             button.click(correct_as(str(digit)), inputs=pad, outputs=[correction_status, correction],
                          api_visibility="private")
         # A new drawing starts a new reading: the last correction's thanks no longer applies. In the
-        # browser only: the pad changes every 150 ms while the pen moves, and a server round trip each
-        # time would cost the page as much as the reading itself.
+        # browser only: a server round trip for it would cost the page as much as the reading itself.
         pad.change(None, outputs=correction_status, api_visibility="private", show_progress="hidden",
                    js=f"() => {json.dumps(KEPT_NOTE)}")
     sweep_safely(demo)  # delete_cache's sweep survives concurrent uploads, and takes their folders too

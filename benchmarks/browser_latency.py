@@ -14,7 +14,11 @@ Playwright drives headless Chromium over the same real pen-drawn digits (UNIPEN,
   (down, 40 moves, up), as Playwright waits for each event to be handled, and
   the main thread's busy time meanwhile (Chrome's TaskDuration metric). A bare
   <canvas> page that only draws lines gives the harness's floor: Chromium
-  hands mouse moves to a page once per frame, so about 16 ms per move;
+  hands mouse moves to a page once per frame, so about 16 ms per move. The
+  pad reads a stroke as it goes only once it has lasted a second
+  (stroke_pad.LIVE_AFTER_MS), which a 40-point stroke does not; a long stroke
+  (LONG_STROKE_POINTS, about 2 s) is timed too, on our page and the bare one,
+  to show what those readings cost;
 - bytes sent per stroke: request bodies the page sends from pen-down until its
   reading of that stroke has arrived (uploads, queue joins).
 
@@ -46,6 +50,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]
 VIEWPORT = {"width": 1200, "height": 900}
 STROKE_POINTS = 40
+LONG_STROKE_POINTS = 120
 SETTLE_TIMEOUT_MS = 60_000
 
 # Installed in every page before its scripts: the time of the last pointerup, and of the last change of
@@ -173,15 +178,17 @@ def draw_stroke(page, points: np.ndarray) -> float:
     return time.perf_counter() - start
 
 
-def time_strokes(page, left: float, top: float, side: float, count: int) -> tuple[list[float], list[float]]:
-    """`count` 40-point zigzag strokes across the square: (seconds each, main-thread busy seconds each)."""
+def time_strokes(page, left: float, top: float, side: float, count: int,
+                 points: int = STROKE_POINTS) -> tuple[list[float], list[float]]:
+    """`count` zigzag strokes of `points` points across the square: (seconds each, main-thread busy seconds
+    each)."""
     cdp = page.context.new_cdp_session(page)
     cdp.send("Performance.enable")
 
     def busy() -> float:
         return next(m["value"] for m in cdp.send("Performance.getMetrics")["metrics"] if m["name"] == "TaskDuration")
 
-    t = np.linspace(0, 1, STROKE_POINTS)
+    t = np.linspace(0, 1, points)
     walls, tasks = [], []
     for k in range(count):
         y = top + side * (0.2 + 0.6 * k / max(1, count - 1))
@@ -211,8 +218,9 @@ def bare_canvas_floor(browser, count: int) -> dict:
     page = context.new_page()
     page.set_content(BARE_CANVAS)
     walls, tasks = time_strokes(page, 20, 20, 360, count)
+    long_walls, long_tasks = time_strokes(page, 20, 20, 360, count, LONG_STROKE_POINTS)
     context.close()
-    return {"latency": [], "stroke": walls, "busy": tasks, "bytes": []}
+    return {"latency": [], "stroke": walls, "busy": tasks, "bytes": [], "long": long_walls, "long_busy": long_tasks}
 
 
 def to_page(strokes: list[np.ndarray], left: float, top: float, side: float) -> list[np.ndarray]:
@@ -224,8 +232,9 @@ def to_page(strokes: list[np.ndarray], left: float, top: float, side: float) -> 
     return [(s - lo) * scale + offset for s in strokes]
 
 
-def measure(browser, url: str, pad_selector: str, digits: list, n_strokes: int, select_brush: bool) -> dict:
-    """Pen-up -> label per digit, stroke times, bytes per stroke, on one page."""
+def measure(browser, url: str, pad_selector: str, digits: list, n_strokes: int, select_brush: bool,
+            long_strokes: bool = False) -> dict:
+    """Pen-up -> label per digit, stroke times (and long strokes' if asked), bytes per stroke, on one page."""
     latencies, bytes_per_stroke = [], []
     for strokes in digits:
         page = Page(browser, url, pad_selector)
@@ -245,7 +254,12 @@ def measure(browser, url: str, pad_selector: str, digits: list, n_strokes: int, 
         page.page.locator("#sketch .toolbar-wrap button").first.click()
     walls, tasks = time_strokes(page.page, *page.box(), n_strokes)
     page.close()
-    return {"latency": latencies, "stroke": walls, "busy": tasks, "bytes": bytes_per_stroke}
+    row = {"latency": latencies, "stroke": walls, "busy": tasks, "bytes": bytes_per_stroke}
+    if long_strokes:  # on a fresh page, so the first timed strokes' readings are not in the way
+        page = Page(browser, url, pad_selector)
+        row["long"], row["long_busy"] = time_strokes(page.page, *page.box(), n_strokes, LONG_STROKE_POINTS)
+        page.close()
+    return row
 
 
 def main() -> int:
@@ -274,7 +288,7 @@ def main() -> int:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             rows = {
-                "stroke pad (app.py)": measure(browser, ours_url, "#pad canvas", digits, args.strokes, False),
+                "stroke pad (app.py)": measure(browser, ours_url, "#pad canvas", digits, args.strokes, False, True),
                 "gr.Sketchpad (baseline)": measure(browser, base_url, "#sketch canvas", digits, args.strokes, True),
                 "bare <canvas> (the floor)": bare_canvas_floor(browser, args.strokes),
             }
@@ -297,6 +311,10 @@ def main() -> int:
         sent = f"{np.mean(r['bytes']) / 1024:>14.1f}" if r["bytes"] else f"{'-':>14}"
         print(f"{name:<26} {latency} {stroke:>14.2f} {1000 * stroke / (STROKE_POINTS + 2):>11.1f} "
               f"{statistics.median(r['busy']):>13.3f} {sent}")
+    for name, r in rows.items():
+        if "long" in r:
+            print(f"{name:<26} {LONG_STROKE_POINTS}-point stroke: {statistics.median(r['long']):.2f} s, "
+                  f"main thread {statistics.median(r['long_busy']):.3f} s")
     ours, base = rows["stroke pad (app.py)"], rows["gr.Sketchpad (baseline)"]
     stroke_ratio = statistics.median(base["stroke"]) / statistics.median(ours["stroke"])
     print(f"ours / baseline: stroke time 1/{stroke_ratio:.1f}, "

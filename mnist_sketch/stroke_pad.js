@@ -13,6 +13,7 @@ let strokes = [];  // finished strokes
 let current = null;  // the stroke being drawn, or null
 let pointerId = null;  // the pointer drawing it
 let box = null;  // the canvas's box on the page while a stroke is drawn
+let strokeStartedAt = 0;
 let lastSentAt = 0;
 let sendTimer = null;
 let lastValueJson = JSON.stringify(props.value ?? null);
@@ -63,7 +64,8 @@ function send() {
   props.value = value;
 }
 
-// During a long stroke, send at most every props.send_every_ms, so the reading follows the pen.
+// Once a stroke has lasted props.live_after_ms, send at most every props.send_every_ms, so the reading
+// follows the pen along a long stroke.
 function sendSoon() {
   if (sendTimer !== null) return;
   const wait = Math.max(0, lastSentAt + props.send_every_ms - performance.now());
@@ -94,6 +96,7 @@ canvas.addEventListener("pointerdown", (event) => {
   pointerId = event.pointerId;
   canvas.setPointerCapture(pointerId);
   box = canvas.getBoundingClientRect();  // read once per stroke: the page cannot scroll under the pen
+  strokeStartedAt = performance.now();
   current = [toCanvas(event)];
   dot(current[0]);
 });
@@ -102,7 +105,7 @@ canvas.addEventListener("pointermove", (event) => {
   if (event.pointerId !== pointerId) return;
   const coalesced = event.getCoalescedEvents ? event.getCoalescedEvents() : [];
   for (const e of coalesced.length ? coalesced : [event]) addPoint(toCanvas(e));
-  sendSoon();
+  if (performance.now() - strokeStartedAt >= props.live_after_ms) sendSoon();
 });
 
 function endStroke(event) {

@@ -3,9 +3,9 @@
 A `gr.HTML` component (Gradio's custom-HTML mechanism): a plain 2D canvas
 drawn on with pointer events (mouse, touch, pen), with Undo (also Ctrl/Cmd+Z)
 and Clear. Its value is {"width": W, "height": H, "strokes": [[[x, y], ...], ...]}
-in canvas pixels, sent when the pen is lifted and, during a long stroke, at
-most every SEND_EVERY_MS: a few hundred numbers instead of the images an
-image editor uploads. Its behaviour is stroke_pad.js, beside this file.
+in canvas pixels, sent when the pen is lifted and, once a stroke has lasted
+LIVE_AFTER_MS, at most every SEND_EVERY_MS while it goes on: a few hundred
+numbers instead of the images an image editor uploads. Its behaviour is stroke_pad.js, beside this file.
 
 Gradio writes a stroke_pad.pyi type stub beside this file when the class is
 defined (as for any Component subclass); it is git-ignored.
@@ -20,7 +20,11 @@ import gradio as gr
 
 from mnist_sketch.strokes import MAX_POINTS, MAX_STROKES, InvalidStrokes, Strokes, parse_strokes
 
-SEND_EVERY_MS = 150  # during a stroke; the stroke is always sent when the pen is lifted
+# A stroke is always sent when the pen is lifted. A long one (a number in one stroke, a slow hand) is
+# also read as it goes: after LIVE_AFTER_MS, every SEND_EVERY_MS. A digit's stroke rarely lasts a
+# second, and reading it half-drawn would only cost the page its smoothness (each reading is a Gradio
+# event: about 50 ms of the page's main thread in a software-rendered Chromium).
+LIVE_AFTER_MS, SEND_EVERY_MS = 1000, 150
 
 HTML_TEMPLATE = """
 <div class="stroke-pad">
@@ -77,6 +81,7 @@ class StrokePad(gr.HTML):
             pen_width=pen_width,
             max_strokes=MAX_STROKES,
             max_points=MAX_POINTS,
+            live_after_ms=LIVE_AFTER_MS,
             send_every_ms=SEND_EVERY_MS,
             **kwargs,
         )

@@ -210,6 +210,37 @@ def test_a_number_drawn_or_picked_is_read_whole(browser, app_url):
     context.close()
 
 
+def test_a_long_stroke_is_read_as_it_goes_and_a_short_one_at_pen_up(browser, app_url):
+    import time
+
+    from mnist_sketch.stroke_pad import LIVE_AFTER_MS
+
+    context, page, errors = open_app(browser, app_url, **DESKTOP)
+    joins: list[float] = []  # when each reading was asked for (seen here no earlier than it was sent)
+    page.on("request", lambda r: joins.append(time.monotonic()) if "/queue/join" in r.url else None)
+    left, top, side = pad_square(page)
+
+    # A quick 7: nothing is sent before the pen is lifted.
+    down = time.monotonic()
+    draw_with_mouse(page, SEVEN)
+    wait_for_top_guess(page, "7")
+    assert joins and all(t >= down + LIVE_AFTER_MS / 1000 for t in joins[:-1])
+
+    # A slow upright stroke, the pen still down: the reading follows it, and the pen-up reading ends it.
+    page.locator("#pad .pad-clear").click()
+    wait_for_cleared(page)
+    page.mouse.move(left + 0.5 * side, top + 0.05 * side)
+    page.mouse.down()
+    for y in np.linspace(0.05, 0.95, 30):
+        page.mouse.move(left + 0.5 * side, top + y * side)
+        page.wait_for_timeout(60)
+    wait_for_top_guess(page, "1")  # read while the pen is still down
+    page.mouse.up()
+    wait_for_top_guess(page, "1")
+    assert errors == []
+    context.close()
+
+
 def test_a_wrong_reading_is_corrected_and_the_correction_kept(browser, app_url, feedback):
     import json
 
