@@ -296,12 +296,25 @@ def normalise_stroke_width(ink: np.ndarray, target: float) -> np.ndarray:
         # A stroke thinner than a pixel is only partly inked wherever it falls between
         # pixels; make half-covered pixels full first, or it would stay faint when grown.
         return _morph(np.clip(ink * 2.0, 0.0, 1.0), steps, np.maximum)
-    while steps < 0:  # the largest erosion, in whole steps less, that leaves ink
-        thinned = _morph(ink, -steps, np.minimum)
-        if (thinned >= INK_LEVEL / 255.0).sum() >= MIN_INK_PIXELS:
-            return thinned
-        steps += 1
-    return ink
+    return _thin(ink, -steps)
+
+
+def _thin(ink: np.ndarray, steps: float) -> np.ndarray:
+    """Erode a float ink map by `steps` >= 0 pixels (as `_morph`), or by the most whole steps fewer that
+    leave ink; the map itself when even the smallest erosion would erase it.
+
+    Each erosion only removes ink, so the steps are taken one by one and the
+    last that leaves ink is kept: linear in `steps`, for any blot.
+    """
+    fraction = steps - int(steps)
+    kept, current = ink, ink
+    for i in range(math.ceil(steps)):
+        thinner = _step(current, i, np.minimum)
+        candidate = current + fraction * (thinner - current) if fraction else thinner
+        if (candidate >= INK_LEVEL / 255.0).sum() < MIN_INK_PIXELS:
+            break
+        kept, current = candidate, thinner
+    return kept
 
 
 def fit_in_box(ink: np.ndarray, box: int = BOX_SIZE) -> np.ndarray:

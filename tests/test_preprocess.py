@@ -232,3 +232,26 @@ def test_a_huge_image_is_refused_before_it_is_decoded(tmp_path):
     Image.new("L", (6000, 6000), 255).save(path)
     with pytest.raises(InvalidImage, match=r"too large \(6000x6000 pixels\)"):
         load_image(path)
+
+
+def test_thinning_keeps_the_largest_erosion_that_leaves_ink():
+    """`_thin` takes erosion steps one by one; it must keep what retrying from scratch with one whole step
+    fewer, until ink is left, keeps (the definition, quadratic in the steps)."""
+    from scipy import ndimage
+
+    from mnist_sketch.preprocess import INK_LEVEL, MIN_INK_PIXELS, _morph, _thin
+
+    def by_definition(ink: np.ndarray, steps: float) -> np.ndarray:
+        while steps > 0:
+            thinned = _morph(ink, steps, np.minimum)
+            if (thinned >= INK_LEVEL / 255.0).sum() >= MIN_INK_PIXELS:
+                return thinned
+            steps -= 1
+        return ink
+
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        ink = (rng.random(tuple(rng.integers(4, 40, size=2))) < rng.uniform(0.05, 0.9)).astype(np.float32)
+        ink = ndimage.uniform_filter(ndimage.grey_dilation(ink, size=int(rng.integers(1, 6))), 2)
+        steps = float(rng.choice([rng.uniform(0, 12), float(rng.integers(0, 12))]))
+        np.testing.assert_array_equal(_thin(ink, steps), by_definition(ink, steps))
