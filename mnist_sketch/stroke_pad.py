@@ -5,7 +5,8 @@ drawn on with pointer events (mouse, touch, pen), with Undo (also Ctrl/Cmd+Z)
 and Clear. Its value is {"width": W, "height": H, "strokes": [[[x, y], ...], ...]}
 in canvas pixels, sent when the pen is lifted and, once a stroke has lasted
 LIVE_AFTER_MS, at most every SEND_EVERY_MS while it goes on: a few hundred
-numbers instead of the images an image editor uploads. Its behaviour is stroke_pad.js, beside this file.
+numbers instead of the images an image editor uploads. Its behaviour is
+stroke_pad.js, beside this file.
 
 Gradio writes a stroke_pad.pyi type stub beside this file when the class is
 defined (as for any Component subclass); it is git-ignored.
