@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
@@ -211,8 +212,6 @@ def test_a_number_drawn_or_picked_is_read_whole(browser, app_url):
 
 
 def test_a_long_stroke_is_read_as_it_goes_and_a_short_one_at_pen_up(browser, app_url):
-    import time
-
     from mnist_sketch.stroke_pad import LIVE_AFTER_MS
 
     context, page, errors = open_app(browser, app_url, **DESKTOP)
@@ -226,7 +225,7 @@ def test_a_long_stroke_is_read_as_it_goes_and_a_short_one_at_pen_up(browser, app
     wait_for_top_guess(page, "7")
     assert joins and all(t >= down + LIVE_AFTER_MS / 1000 for t in joins[:-1])
 
-    # A slow upright stroke, the pen still down: the reading follows it, and the pen-up reading ends it.
+    # A slow upright stroke: it is read while the pen is still down.
     page.locator("#pad .pad-clear").click()
     wait_for_cleared(page)
     page.mouse.move(left + 0.5 * side, top + 0.05 * side)

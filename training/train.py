@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from training.corrections import REPEAT
 from training.data import VALIDATION_SIZE, DataUnavailable, Mnist, load_mnist
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "(the seed recipe)")
     parser.add_argument("--pen-prob", type=float, default=None,
                         help="share of training digits redrawn with a round pen along their skeleton "
-                             "(default: the recipe's %(default)s)")
+                             "(default: the recipe's)")
     parser.add_argument("--elastic-prob", type=float, default=None,
                         help="share of training digits bent by a smooth random displacement field "
                              "(default: the recipe's)")
@@ -61,7 +62,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="visitors' corrections (a folder of the app's records, or a Hub dataset repo) "
                              "mixed into the training set, never into validation")
     parser.add_argument("--extra-repeat", type=int, default=None,
-                        help="with --extra-data: times each correction is shown per epoch (default: 5)")
+                        help=f"with --extra-data: times each correction is shown per epoch (default: {REPEAT})")
     parser.add_argument("--teachers", type=Path, nargs="+", metavar="MNIST_H5",
                         help="distil: train on the averaged, softened predictions of these trained models too")
     parser.add_argument("--distill-alpha", type=float, default=None,
@@ -252,7 +253,7 @@ def run(args: argparse.Namespace) -> dict:
 
     from training import augment, distill
     from training.card import write_card
-    from training.corrections import REPEAT, summary
+    from training.corrections import summary
     from training.plots import plot_confusion_matrix, plot_training_curves
 
     args.pen_prob = augment.PEN_PROB if args.pen_prob is None else args.pen_prob
