@@ -269,19 +269,19 @@ def _step(ink: np.ndarray, i: int, op: Any) -> np.ndarray:
     return op.reduce(neighbours)
 
 
-def _morph(ink: np.ndarray, steps: float, op: Any) -> np.ndarray:
-    """Dilate or erode a float ink map by `steps` >= 0 pixels, a fraction included.
+def _partial(before: np.ndarray, after: np.ndarray, fraction: float) -> np.ndarray:
+    """The map `fraction` (in [0, 1)) of the way from one step to the next: a fractional step, so the
+    width changes smoothly rather than in 2 px jumps."""
+    return before + fraction * (after - before) if fraction else after
 
-    A fractional part blends the last whole step with one more, so the width
-    changes smoothly rather than in 2 px jumps. A dilated map is padded first
-    so that the strokes have room to grow.
-    """
-    fraction = steps - int(steps)
-    out = np.pad(ink, math.ceil(steps)) if op is np.maximum else ink
-    previous = out
+
+def _thicken(ink: np.ndarray, steps: float) -> np.ndarray:
+    """Dilate a float ink map by `steps` >= 0 pixels, a fraction included; padded first so that the
+    strokes have room to grow."""
+    out = previous = np.pad(ink, math.ceil(steps))
     for i in range(math.ceil(steps)):
-        previous, out = out, _step(out, i, op)
-    return out if fraction == 0 else previous + fraction * (out - previous)
+        previous, out = out, _step(out, i, np.maximum)
+    return _partial(previous, out, steps - int(steps))
 
 
 def normalise_stroke_width(ink: np.ndarray, target: float) -> np.ndarray:
@@ -295,13 +295,13 @@ def normalise_stroke_width(ink: np.ndarray, target: float) -> np.ndarray:
     if steps > 0:
         # A stroke thinner than a pixel is only partly inked wherever it falls between
         # pixels; make half-covered pixels full first, or it would stay faint when grown.
-        return _morph(np.clip(ink * 2.0, 0.0, 1.0), steps, np.maximum)
+        return _thicken(np.clip(ink * 2.0, 0.0, 1.0), steps)
     return _thin(ink, -steps)
 
 
 def _thin(ink: np.ndarray, steps: float) -> np.ndarray:
-    """Erode a float ink map by `steps` >= 0 pixels (as `_morph`), or by the most whole steps fewer that
-    leave ink; the map itself when even the smallest erosion would erase it.
+    """Erode a float ink map by `steps` >= 0 pixels, a fraction included, or by the most whole steps fewer
+    that leave ink; the map itself when even the smallest erosion would erase it.
 
     Each erosion only removes ink, so the steps are taken one by one and the
     last that leaves ink is kept: linear in `steps`, for any blot.
@@ -310,7 +310,7 @@ def _thin(ink: np.ndarray, steps: float) -> np.ndarray:
     kept, current = ink, ink
     for i in range(math.ceil(steps)):
         thinner = _step(current, i, np.minimum)
-        candidate = current + fraction * (thinner - current) if fraction else thinner
+        candidate = _partial(current, thinner, fraction)
         if (candidate >= INK_LEVEL / 255.0).sum() < MIN_INK_PIXELS:
             break
         kept, current = candidate, thinner

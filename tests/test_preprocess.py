@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 
 import numpy as np
 import pytest
@@ -239,11 +240,17 @@ def test_thinning_keeps_the_largest_erosion_that_leaves_ink():
     fewer, until ink is left, keeps (the definition, quadratic in the steps)."""
     from scipy import ndimage
 
-    from mnist_sketch.preprocess import INK_LEVEL, MIN_INK_PIXELS, _morph, _thin
+    from mnist_sketch.preprocess import INK_LEVEL, MIN_INK_PIXELS, _partial, _step, _thin
+
+    def eroded(ink: np.ndarray, steps: float) -> np.ndarray:  # from scratch, by `steps` pixels
+        out = previous = ink
+        for i in range(math.ceil(steps)):
+            previous, out = out, _step(out, i, np.minimum)
+        return _partial(previous, out, steps - int(steps))
 
     def by_definition(ink: np.ndarray, steps: float) -> np.ndarray:
         while steps > 0:
-            thinned = _morph(ink, steps, np.minimum)
+            thinned = eroded(ink, steps)
             if (thinned >= INK_LEVEL / 255.0).sum() >= MIN_INK_PIXELS:
                 return thinned
             steps -= 1
