@@ -221,3 +221,33 @@ def test_a_card_says_how_many_corrections_and_which_levers_a_run_used(tmp_path):
     card = write_card(tmp_path, metrics).content
     assert "14 digits from 12 records" in card and "`me/corrections@abc`" in card and "9: 14" in card
     assert "mean of 2 trained models' predictions" in card
+
+
+def test_the_number_reader_trains_on_synthetic_numbers_and_reads_them(tmp_path, small_mnist):
+    """`python -m training.train_numbers`, small: numbers of MNIST digits in, numbers.h5 and its metrics out."""
+    from mnist_sketch.number_model import load_number_model_file
+    from training.numbers import MAX_LENGTH, synthesize, texts
+
+    out = tmp_path / "model"
+    args = ("-m", "training.train_numbers", "--data", str(small_mnist), "--out", str(out), "--numbers", "3000",
+            "--test-numbers", "400", "--epochs", "2", "--seed", "2", "--validation-size", "500")
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1].startswith("Done: ")
+    metrics = json.loads((out / "numbers_metrics.json").read_text())
+    assert metrics["train_numbers"] == 3000 and metrics["test_numbers"] == 400 and len(metrics["val_loss"]) == 2
+    assert metrics["val_loss"][1] < metrics["val_loss"][0]
+    assert set(metrics["test_exact_by_length"]) == {str(n) for n in range(1, MAX_LENGTH + 1)}
+    model = load_number_model_file(out / "numbers.h5")
+    assert model.count_params() == metrics["parameters"]
+
+    # The numbers it is scored on are made of digits it never trained on, and are what the metrics say.
+    data = np.load(small_mnist)
+    strips, targets = synthesize(data["x_test"], data["y_test"], 8, seed=7, workers=1)
+    assert strips.shape == (8, 32, 160) and strips.dtype == np.uint8
+    assert all(1 <= len(t) <= MAX_LENGTH for t in texts(targets))
+    again, _ = synthesize(data["x_test"], data["y_test"], 8, seed=7, workers=2)
+    np.testing.assert_array_equal(strips, again)  # the same numbers whatever the worker count
+
+    refused = run_cli(*args)  # a second run must not overwrite the first
+    assert refused.returncode == 1 and "--overwrite" in refused.stderr and "Traceback" not in refused.stderr

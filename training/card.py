@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
@@ -10,6 +11,7 @@ from mnist_sketch.model_source import DEFAULT_MODEL_REPO
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "model_card.md"
 MODEL_NAME = "mnist-sketch CNN"
+NUMBERS_METRICS = "numbers_metrics.json"  # written by `python -m training.train_numbers`
 
 
 def card_data(test_accuracy: float, repo_id: str, pen_drawn: dict | None = None) -> ModelCardData:
@@ -51,14 +53,17 @@ def card_data(test_accuracy: float, repo_id: str, pen_drawn: dict | None = None)
 
 
 def write_card(folder: Path, metrics: dict, repo_id: str | None = None) -> ModelCard:
-    """Render README.md in `folder` from `metrics` (as written to metrics.json)."""
+    """Render README.md in `folder` from `metrics` (as written to metrics.json), and from the number
+    reader's numbers_metrics.json when the folder has one."""
     repo_id = repo_id or DEFAULT_MODEL_REPO
+    numbers_path = folder / NUMBERS_METRICS
     card = ModelCard.from_template(
         card_data(metrics["test_accuracy"], repo_id, metrics.get("pen_drawn")),
         template_path=str(TEMPLATE),
         repo_id=repo_id,
         model_name=MODEL_NAME,  # ModelCardData keeps it for the model-index only
         file_mb=(folder / "mnist.h5").stat().st_size / 1e6,
+        numbers=json.loads(numbers_path.read_text()) if numbers_path.is_file() else None,
         **metrics,
     )
     card.save(folder / "README.md")

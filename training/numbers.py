@@ -1,0 +1,129 @@
+"""Synthetic handwritten numbers made of MNIST digits, for training the number reader.
+
+A number is 1 to MAX_LENGTH digits of one MNIST split laid left to right the way
+people write on a pad: each digit restyled (`augment.style_digit`) half the time
+when its class has another common style, slanted and turned a little, scaled to a
+common height (+-10 %), on a baseline that wobbles (+-8 % of the height), with gaps
+of 5-60 % of the height between neighbours, or, in OVERLAP_PROB of the gaps, -15 %
+to +5 %: the digits' boxes overlap and their ink touches or crosses, the case the
+splitter cannot part. PEN_PROB of the numbers are thinned to their skeleton and
+redrawn with a round pen 3-30 % of the height wide (what a sketchpad delivers);
+the rest keep MNIST's grey strokes, half of them thickened.
+
+`synthesize(x, y, count, seed)` returns the strips as `number_model.frame_number`
+frames them, and their labels padded for CTC.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+from skimage.morphology import skeletonize
+
+from mnist_sketch.number_strip import STRIP_SIZE, frame_number
+from training.augment import STYLED_CLASSES, style_digit
+
+MAX_LENGTH = 6
+LENGTH_PROBS = (0.12, 0.2, 0.2, 0.2, 0.2, 0.08)  # of 1, 2, ... MAX_LENGTH digits
+DIGIT_HEIGHT = 96  # px: digits are composed at this height, then framed into the strip
+OVERLAP_PROB = 0.2
+PEN_PROB = 0.8
+PEN_WIDTH = (0.03, 0.3)  # share of the digit height
+STYLE_PROB = 0.5
+ROTATION_DEG = 12.0
+SHEAR = 0.25
+CHUNK = 2000  # numbers per worker task
+
+
+def _warp(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A (28, 28) float digit turned by up to ROTATION_DEG and x-sheared by up to SHEAR, about its centre."""
+    a = np.radians(rng.uniform(-ROTATION_DEG, ROTATION_DEG))
+    shear = rng.uniform(-SHEAR, SHEAR)
+    # Maps output (row, col) to input (row, col): rotation, then a shear of columns by rows.
+    matrix = np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]]) @ np.array([[1.0, 0.0], [shear, 1.0]])
+    centre = np.array([13.5, 13.5])
+    return ndimage.affine_transform(digit, matrix, offset=centre - matrix @ centre, order=1)
+
+
+def _digit_ink(image: np.ndarray, label: int, rng: np.random.Generator) -> np.ndarray:
+    """One uint8 (28, 28) MNIST digit, restyled and warped, scaled DIGIT_HEIGHT +-10 % high: float (h, w) in [0, 1]."""
+    if label in STYLED_CLASSES and rng.random() < STYLE_PROB and (image > 127).sum() >= 3:
+        image = style_digit(image, label, rng)
+    digit = _warp(image.astype(np.float32) / 255.0, rng)
+    rows, cols = np.flatnonzero(digit.max(axis=1) > 0.1), np.flatnonzero(digit.max(axis=0) > 0.1)
+    digit = digit[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    height = DIGIT_HEIGHT * rng.uniform(0.9, 1.1)
+    width = max(2, round(digit.shape[1] * height / digit.shape[0]))
+    return np.asarray(Image.fromarray(digit).resize((width, round(height)), Image.Resampling.BILINEAR))
+
+
+def compose(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """MNIST digits (n, 28, 28) uint8 written as one number, left to right -> uint8 ink map (h, w)."""
+    parts, x = [], 0.0
+    for k, (image, label) in enumerate(zip(images, labels)):
+        digit = _digit_ink(image, int(label), rng)
+        if k:
+            x += DIGIT_HEIGHT * (rng.uniform(-0.15, 0.05) if rng.random() < OVERLAP_PROB else rng.uniform(0.05, 0.6))
+        bottom = DIGIT_HEIGHT * (1.2 + rng.uniform(-0.08, 0.08))
+        parts.append((digit, round(x), round(bottom) - digit.shape[0]))
+        x += digit.shape[1]
+    left = min(px for _, px, _ in parts)
+    right = max(px + d.shape[1] for d, px, _ in parts)
+    canvas = np.zeros((round(DIGIT_HEIGHT * 1.5), right - left + 2), np.float32)
+    pen = rng.random() < PEN_PROB
+    for digit, px, py in parts:
+        region = canvas[py : py + digit.shape[0], px - left : px - left + digit.shape[1]]
+        np.maximum(region, skeletonize(digit > 0.5) if pen else digit, out=region)
+    if pen:
+        radius = rng.uniform(*PEN_WIDTH) * DIGIT_HEIGHT / 2
+        canvas = np.clip(radius - ndimage.distance_transform_edt(canvas == 0) + 0.5, 0.0, 1.0)
+    elif rng.random() < 0.5:
+        canvas = ndimage.grey_dilation(canvas, size=int(rng.integers(2, 12)))
+    return np.rint(canvas * 255.0).astype(np.uint8)
+
+
+def _chunk(args: tuple[np.ndarray, np.ndarray, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    x, y, count, seed = args
+    rng = np.random.default_rng(seed)
+    strips = np.zeros((count, *STRIP_SIZE), np.uint8)
+    targets = np.zeros((count, MAX_LENGTH), np.int32)  # digit d as d + 1; 0 pads (CTC's blank)
+    for i in range(count):
+        n = int(rng.choice(np.arange(1, MAX_LENGTH + 1), p=LENGTH_PROBS))
+        pick = rng.integers(len(x), size=n)
+        strips[i] = frame_number(compose(x[pick], y[pick], rng)).image
+        targets[i, :n] = y[pick] + 1
+    return strips, targets
+
+
+def synthesize(x: np.ndarray, y: np.ndarray, count: int, seed: int,
+               workers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """`count` numbers of the digits x (n, 28, 28) uint8 with labels y (n,) ->
+    strips (count, 32, 160) uint8 and targets (count, MAX_LENGTH) int32 (digit + 1, 0-padded).
+
+    Deterministic for a given seed, whatever the number of worker processes.
+    """
+    sizes = [min(CHUNK, count - start) for start in range(0, count, CHUNK)]
+    tasks = [(x, y, size, seed * 100_003 + k) for k, size in enumerate(sizes)]
+    workers = workers or os.cpu_count() or 1
+    if workers == 1 or len(tasks) == 1:
+        done = [_chunk(task) for task in tasks]
+    else:
+        with ProcessPoolExecutor(workers) as pool:
+            done = list(pool.map(_chunk, tasks))
+    return np.concatenate([d[0] for d in done]), np.concatenate([d[1] for d in done])
+
+
+def texts(targets: np.ndarray) -> list[str]:
+    """CTC targets (n, MAX_LENGTH) -> the numbers they spell, e.g. "2026"."""
+    return ["".join(str(c - 1) for c in row if c) for row in targets]
+
+
+def recipe() -> dict[str, float | int | list[float]]:
+    """The synthesis parameters, for numbers_metrics.json and the model card."""
+    return {"max_length": MAX_LENGTH, "length_probs": list(LENGTH_PROBS), "overlap_prob": OVERLAP_PROB,
+            "pen_prob": PEN_PROB, "pen_width_min": PEN_WIDTH[0], "pen_width_max": PEN_WIDTH[1],
+            "style_prob": STYLE_PROB, "rotation_deg": ROTATION_DEG, "shear": SHEAR}

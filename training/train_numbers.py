@@ -1,0 +1,135 @@
+"""Train the number reader (a CTC CRNN, `mnist_sketch.number_model`) on synthetic numbers of MNIST digits.
+
+    python -m training.train_numbers --data ../shared/data/mnist.npz --out model
+
+Numbers are made by `training.numbers` from MNIST's training digits (the last
+5,000 of them, --validation-size, make the validation numbers) and the
+model is scored on numbers made of MNIST's test digits. Writes numbers.h5
+and numbers_metrics.json into --out, beside the digit model, and re-renders
+the model card there (README.md) when --out holds the digit model's metrics.json.
+The app loads only the weights (`mnist_sketch.number_model.load_number_model_file`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from training.data import VALIDATION_SIZE, DataUnavailable, load_mnist
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m training.train_numbers", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=os.environ.get("MNIST_NPZ") or None,
+                        help="local MNIST .npz; default: $MNIST_NPZ, else keras.datasets.mnist.load_data()")
+    parser.add_argument("--out", type=Path, default=Path("model"), help="output folder (default: model/)")
+    parser.add_argument("--numbers", type=int, default=200_000, help="training numbers (default: 200,000)")
+    parser.add_argument("--test-numbers", type=int, default=10_000)
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--learning-rate", type=float, default=1e-3,
+                        help="Adam's rate for the first two epochs, halved every epoch after")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--validation-size", type=int, default=VALIDATION_SIZE,
+                        help="training images held out to make the validation numbers (default: 5,000)")
+    parser.add_argument("--overwrite", action="store_true", help="replace numbers.h5 if --out holds one")
+    return parser.parse_args(argv)
+
+
+def ctc_loss(targets, logits):
+    """Keras loss: CTC of (batch, MAX_LENGTH) digit + 1 targets (0-padded) under (batch, FRAMES, 11) logits."""
+    from keras import ops
+
+    targets = ops.cast(targets, "int32")
+    target_lengths = ops.sum(ops.cast(targets > 0, "int32"), axis=1)
+    logit_lengths = ops.full((ops.shape(logits)[0],), ops.shape(logits)[1], dtype="int32")
+    return ops.ctc_loss(targets, logits, target_lengths, logit_lengths, mask_index=0)
+
+
+def read_strips(model, strips: np.ndarray) -> list[str]:
+    """uint8 strips (n, 32, 160) -> the numbers the model reads in them (greedy CTC decoding)."""
+    from mnist_sketch.number_strip import strip_digits
+
+    logits = model.predict(strips[..., None].astype(np.float32) / 255.0, batch_size=512, verbose=0)
+    return ["".join(str(int(d.probabilities.argmax())) for d in strip_digits(row)) for row in logits]
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Synthesize, train, score and write numbers.h5 and numbers_metrics.json; returns the metrics."""
+    target = args.out / "numbers.h5"
+    if target.exists() and not args.overwrite:
+        raise FileExistsError(f"{target} exists: pass --overwrite to replace it, or choose another --out.")
+    data = load_mnist(args.data, args.validation_size)  # fails fast, before TensorFlow is imported
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    import keras
+
+    from mnist_sketch.number_model import build_number_model
+    from training.card import NUMBERS_METRICS, write_card
+    from training.numbers import recipe, synthesize, texts
+
+    keras.utils.set_random_seed(args.seed)
+    start = time.time()
+    x, y = synthesize(data.x_train, data.y_train, args.numbers, seed=args.seed)
+    x_val, y_val = synthesize(data.x_val, data.y_val, args.test_numbers // 2, seed=args.seed + 1000)
+    x_test, y_test = synthesize(data.x_test, data.y_test, args.test_numbers, seed=args.seed + 2000)
+    print(f"Synthesized {len(x)} training, {len(x_val)} validation and {len(x_test)} test numbers "
+          f"in {time.time() - start:.0f} s", flush=True)
+
+    model = build_number_model()
+    model.compile(optimizer=keras.optimizers.Adam(args.learning_rate), loss=ctc_loss)
+    schedule = keras.callbacks.LearningRateScheduler(lambda epoch: args.learning_rate * 0.5 ** max(0, epoch - 1))
+    start = time.time()
+    history = model.fit(x[..., None].astype(np.float32) / 255.0, y, batch_size=args.batch_size, epochs=args.epochs,
+                        validation_data=(x_val[..., None].astype(np.float32) / 255.0, y_val),
+                        callbacks=[schedule], verbose=2)
+    seconds = time.time() - start
+
+    read, truth = read_strips(model, x_test), texts(y_test)
+    right = np.array([r == t for r, t in zip(read, truth)])
+    lengths = np.array([len(t) for t in truth])
+    metrics = {
+        "test_exact": float(right.mean()),
+        "test_exact_by_length": {str(n): float(right[lengths == n].mean()) for n in np.unique(lengths)},
+        "test_numbers": len(x_test),
+        "train_numbers": len(x),
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "learning_rate": args.learning_rate,
+        "seed": args.seed,
+        "val_loss": [round(float(v), 4) for v in history.history["val_loss"]],
+        "synthesis": recipe(),
+        "data_sha256": data.sha256,
+        "parameters": int(model.count_params()),
+        "training_seconds": round(seconds, 1),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    model.save(target, include_optimizer=False)
+    (args.out / NUMBERS_METRICS).write_text(json.dumps(metrics, indent=2) + "\n")
+    if (args.out / "metrics.json").is_file():  # beside a digit model: its card gains the number reader's section
+        write_card(args.out, json.loads((args.out / "metrics.json").read_text()))
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = parse_args(argv)
+    try:
+        metrics = run(args)
+    except (DataUnavailable, FileExistsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"Done: {metrics['test_exact']:.2%} of {metrics['test_numbers']} test numbers read exactly, "
+          f"{metrics['training_seconds']:.0f} s; wrote {args.out}/numbers.h5")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
