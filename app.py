@@ -3,7 +3,8 @@
     python app.py            # honours GRADIO_SERVER_NAME / GRADIO_SERVER_PORT
 
 The model is loaded once, at start-up, by `load_app_model()` (MODEL_PATH, else
-the Hub, else the bundled model/mnist.h5). This file is only the user
+the Hub, else the bundled model/mnist.h5), and the number reader that reads images
+of whole numbers beside it by `load_number_model()`. This file is only the user
 interface: reading a drawing is `mnist_sketch.predict.DigitReader`'s job.
 
 API (each returns the top-3 label, the 28x28 preview and a sentence):
@@ -28,7 +29,7 @@ from mnist_sketch.example_digits import STROKES, pad_value
 from mnist_sketch.feedback import SAVED, FeedbackStore, start_sync, store_from_env
 from mnist_sketch.gradio_cache import sweep_safely
 from mnist_sketch.image_input import ImageInput
-from mnist_sketch.model_source import ModelSource, load_app_model
+from mnist_sketch.model_source import ModelSource, load_app_model, load_number_model
 from mnist_sketch.predict import DigitReader, Reading
 from mnist_sketch.preprocess import EMPTY_MESSAGE, InvalidDrawing
 from mnist_sketch.stroke_pad import StrokePad
@@ -219,6 +220,7 @@ def build_demo(reader: DigitReader, source: ModelSource, feedback: FeedbackStore
 
 if __name__ == "__main__":
     model, model_source = load_app_model()
+    reader = DigitReader(model, number_model=load_number_model(model_source))
     corrections = store_from_env(pen_width=PEN_WIDTH)
     start_sync(corrections)  # with FEEDBACK_REPO set: pushes new corrections in the background
-    build_demo(DigitReader(model), model_source, corrections).launch(**LAUNCH_OPTIONS)
+    build_demo(reader, model_source, corrections).launch(**LAUNCH_OPTIONS)

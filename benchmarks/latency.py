@@ -2,10 +2,11 @@
 
 Prints p50 / p99 for one canvas at a time and for batches of 32, for the
 app's path (`DigitReader`: a traced forward function over three views of the
-drawing) next to the same reader with one view and to the same preprocessing
+drawing, and the number reader over the whole image) next to the same reader
+without the number reader, with one view, and to the same preprocessing
 followed by `model.predict`, in the same run.
 
-    python benchmarks/latency.py [--model model/mnist.h5] [--repeats 300]
+    python benchmarks/latency.py [--model model/mnist.h5] [--number-model model/numbers.h5] [--repeats 300]
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from mnist_sketch.model import load_model_file  # noqa: E402
+from mnist_sketch.number_model import load_number_model_file  # noqa: E402
 from mnist_sketch.predict import DigitReader  # noqa: E402
 from mnist_sketch.preprocess import preprocess  # noqa: E402
 
@@ -55,11 +57,13 @@ def timed(fn: Callable[[], object], repeats: int) -> np.ndarray:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=ROOT / "model" / "mnist.h5")
+    parser.add_argument("--number-model", type=Path, default=ROOT / "model" / "numbers.h5")
     parser.add_argument("--repeats", type=int, default=300)
     args = parser.parse_args()
 
     model = load_model_file(args.model)
-    reader, one_view = DigitReader(model), DigitReader(model, rotations=(0.0,))
+    reader = DigitReader(model, number_model=load_number_model_file(args.number_model))
+    digits_only, one_view = DigitReader(model), DigitReader(model, rotations=(0.0,))
     canvas = sketch_canvas()
     batch = [canvas] * BATCH
 
@@ -70,17 +74,20 @@ def main() -> int:
     views = len(reader.rotations)
     cases = [  # (name, canvases per call, call)
         ("preprocess only, 1 canvas", 1, lambda: preprocess(canvas)),
-        (f"DigitReader.read, 1 canvas, {views} views", 1, lambda: reader.read(canvas)),
+        (f"DigitReader.read, 1 canvas, {views} views + number reader", 1, lambda: reader.read(canvas)),
+        (f"DigitReader.read, 1 canvas, {views} views", 1, lambda: digits_only.read(canvas)),
         ("DigitReader.read, 1 canvas, 1 view", 1, lambda: one_view.read(canvas)),
         ("preprocess + model.predict, 1 canvas", 1, lambda: predict_baseline([canvas])),
-        (f"DigitReader.read_many, {BATCH} canvases, {views} views", BATCH, lambda: reader.read_many(batch)),
+        (f"DigitReader.read_many, {BATCH} canvases, {views} views + number reader", BATCH,
+         lambda: reader.read_many(batch)),
+        (f"DigitReader.read_many, {BATCH} canvases, {views} views", BATCH, lambda: digits_only.read_many(batch)),
         (f"preprocess + model.predict, {BATCH} canvases", BATCH, lambda: predict_baseline(batch)),
     ]
     print(f"800x800 RGBA canvas; {args.repeats} timed calls each; model {args.model}; {os.cpu_count()} CPUs")
-    print(f"{'case':<50} {'p50 ms':>8} {'p99 ms':>8} {'ms/canvas':>10}")
+    print(f"{'case':<66} {'p50 ms':>8} {'p99 ms':>8} {'ms/canvas':>10}")
     for name, per, fn in cases:
         times = timed(fn, args.repeats if per == 1 else max(30, args.repeats // 10))
-        print(f"{name:<50} {np.percentile(times, 50):>8.2f} {np.percentile(times, 99):>8.2f} "
+        print(f"{name:<66} {np.percentile(times, 50):>8.2f} {np.percentile(times, 99):>8.2f} "
               f"{np.percentile(times, 50) / per:>10.2f}")
     return 0
 

@@ -7,7 +7,8 @@ each number's digits come from one writer, laid out as people write a number
 
 - as images, in the three `number_variants` renderings (pad: the 800x800 white
   canvas, wide: 1200x500 transparent, thin_rgba: a thin pen), by the app's
-  image path (split into digits, framed, read);
+  image path (split into digits, framed, read, and read whole by the number
+  reader), and, as the baseline in the same run, by the splitter alone;
 - as strokes, as the app's pad sends them (the number placed on the 900x600 pad).
 
 A reading is right when it is the number exactly: every digit right, nothing
@@ -17,12 +18,17 @@ brush), so no segmentation error is possible: the ceiling set by per-digit
 accuracy. Segmentation's cost is the oracle minus the app.
 
     python benchmarks/number_accuracy.py [--numbers 250] [--seed 0] [--workers 2] [--cache]
+                                         [--model model/mnist.h5] [--number-model model/numbers.h5] [--record]
+
+--record writes the image figures into numbers_metrics.json beside the number model, and
+re-renders the model card there.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import json
 import os
 import pickle
 import sys
@@ -40,7 +46,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from sketch_accuracy import CACHE_DIR, SHARED, STROKES, cache_key, pad_value  # noqa: E402
 
 from mnist_sketch.preprocess import EmptyDrawing, preprocess  # noqa: E402
-from mnist_sketch.segment import pieces  # noqa: E402
+from mnist_sketch.segment import Drawing, split  # noqa: E402
 from mnist_sketch.strokes import frame_strokes, parse_strokes  # noqa: E402
 
 LENGTHS = (2, 3, 4, 5)
@@ -73,9 +79,9 @@ def digit_samples(data: dict, rng: np.random.Generator, n_digits: int) -> np.nda
     return replay.choice(index[writer], size=n_digits, replace=False)
 
 
-def _split(value) -> list | EmptyDrawing:
+def _split(value) -> Drawing | EmptyDrawing:
     try:
-        return pieces(value)
+        return split(value)
     except EmptyDrawing as exc:
         return exc
 
@@ -126,11 +132,15 @@ def prepare(args: argparse.Namespace) -> list[dict]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=ROOT / "model" / "mnist.h5")
+    parser.add_argument("--number-model", type=Path, default=ROOT / "model" / "numbers.h5")
     parser.add_argument("--strokes", type=Path, default=STROKES)
     parser.add_argument("--numbers", type=int, default=250, help="numbers of each length (2, 3, 4, 5 digits)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--cache", action="store_true", help="keep and reuse the inputs in benchmarks/out/")
+    parser.add_argument("--record", action="store_true",
+                        help="write the image figures into the number model's numbers_metrics.json and re-render "
+                             "the model card beside it")
     args = parser.parse_args()
     if not args.strokes.is_file():
         print(f"error: no stroke data at {args.strokes} (see ../shared/data/README.md)", file=sys.stderr)
@@ -138,11 +148,15 @@ def main() -> int:
     numbers = prepare(args)
 
     from mnist_sketch.model import load_model_file
+    from mnist_sketch.number_model import load_number_model_file
     from mnist_sketch.predict import DigitReader
 
-    reader = DigitReader(load_model_file(args.model))
+    model = load_model_file(args.model)
+    reader = DigitReader(model, number_model=load_number_model_file(args.number_model))
+    splitter = DigitReader(model)  # the baseline: the splitter alone, as before the number reader
     lengths = [len(x["label"]) for x in numbers]
-    right: dict[str, list[bool]] = defaultdict(list)  # "app image pad", "oracle strokes", ...
+    right: dict[str, list[bool]] = defaultdict(list)  # "images pad", "images pad, splitter alone", ...
+    oracle_right: dict[str, list[bool]] = defaultdict(list)  # "images pad", "strokes pad 900x600"
     top3: dict[str, list[bool]] = defaultdict(list)
     counted: dict[str, list[int]] = defaultdict(list)  # digits found minus digits written
     for source in ("images", "strokes"):
@@ -150,38 +164,62 @@ def main() -> int:
         for name in names:
             found = [x[source][name] if source == "images" else x["strokes"] for x in numbers]
             oracle = [x[f"oracle_{source}"][name] if source == "images" else x["oracle_strokes"] for x in numbers]
-            readings = reader.choose(found)
             probs = iter(reader.predict_batch(np.stack([d for digits in oracle for d in digits])))
-            for x, reading, digits in zip(numbers, readings, oracle):
-                right[f"app {source} {name}"].append(reading.text == x["label"])
-                top3[f"app {source} {name}"].append(x["label"] in [t for t, _ in reading.top(3)])
-                counted[f"app {source} {name}"].append(len(reading.probabilities) - len(x["label"]))
+            for x, digits in zip(numbers, oracle):
                 guess = "".join(str(int(next(probs).argmax())) for _ in digits)
-                right[f"oracle {source} {name}"].append(guess == x["label"])
+                oracle_right[f"{source} {name}"].append(guess == x["label"])
+            runs = {"": reader, ", splitter alone": splitter} if source == "images" else {"": reader}
+            for suffix, run in runs.items():
+                key = f"{source} {name}{suffix}"
+                for x, reading in zip(numbers, run.choose(found)):
+                    right[key].append(reading.text == x["label"])
+                    top3[key].append(x["label"] in [t for t, _ in reading.top(3)])
+                    counted[key].append(len(reading.probabilities) - len(x["label"]))
 
     print(f"\n{len(numbers)} numbers ({args.numbers} each of {', '.join(map(str, LENGTHS))} digits) written with "
-          f"the UNIPEN dev writers' digits; model {args.model}; exact-number accuracy, app / oracle "
-          "(each digit read alone) / the app's cost in points")
-    print(f"{'input':<24} " + " ".join(f"{f'{n} digits':>20}" for n in LENGTHS) + f" {'all':>20} {'top-3':>7} "
+          f"the UNIPEN dev writers' digits; models {args.model} and {args.number_model}; exact-number accuracy, "
+          "app / oracle (each digit read alone) / the app's cost in points")
+    print(f"{'input':<34} " + " ".join(f"{f'{n} digits':>20}" for n in LENGTHS) + f" {'all':>20} {'top-3':>7} "
           f"{'too many/few':>12}")
     lengths = np.array(lengths)
     costs = {}
     for key in right:
-        if not key.startswith("app"):
-            continue
-        app, oracle = np.array(right[key]), np.array(right[key.replace("app", "oracle", 1)])
+        app, oracle = np.array(right[key]), np.array(oracle_right[key.split(",")[0]])
         cells = []
         for mask in [lengths == n for n in LENGTHS] + [np.ones_like(lengths, bool)]:
             a, o = app[mask].mean(), oracle[mask].mean()
             cells.append(f"{a:>6.1%} /{o:>6.1%} {100 * (o - a):>+5.1f}")
         miscount = np.array(counted[key])
         costs[key] = 100 * (oracle.mean() - app.mean())
-        print(f"{key[4:]:<24} " + " ".join(f"{c:>20}" for c in cells) + f" {np.mean(top3[key]):>7.1%} "
+        print(f"{key:<34} " + " ".join(f"{c:>20}" for c in cells) + f" {np.mean(top3[key]):>7.1%} "
               f"{(miscount > 0).sum():>5}/{(miscount < 0).sum():<6}")
-    images = np.mean([v for k, v in costs.items() if "images" in k])
-    print(f"segmentation's cost against the oracle: images {images:+.2f} points (mean of the three renderings), "
-          f"strokes {costs['app strokes pad 900x600']:+.2f} points")
+    alone = np.mean([v for k, v in costs.items() if k.endswith("splitter alone")])
+    images = np.mean([v for k, v in costs.items() if k.startswith("images") and "," not in k])
+    print(f"segmentation's cost against the oracle: images {images:+.2f} points (mean of the three renderings; "
+          f"{alone:+.2f} with the splitter alone), strokes {costs['strokes pad 900x600']:+.2f} points")
+    if args.record:
+        record(args.number_model, {
+            "numbers": len(numbers),
+            "renderings": {name: {"app": float(np.mean(right[f"images {name}"])),
+                                  "splitter_alone": float(np.mean(right[f"images {name}, splitter alone"])),
+                                  "oracle": float(np.mean(oracle_right[f"images {name}"]))} for name in VARIANTS},
+            "image_cost_points": float(images), "strokes_cost_points": float(costs["strokes pad 900x600"])})
     return 0
+
+
+def record(number_model: Path, figures: dict) -> None:
+    """Write `figures` into numbers_metrics.json beside the number model as "pen_drawn", and re-render the
+    model card there when the folder holds the digit model's metrics.json."""
+    from training.card import NUMBERS_METRICS, write_card
+
+    folder = number_model.parent
+    path = folder / NUMBERS_METRICS
+    metrics = json.loads(path.read_text())
+    metrics["pen_drawn"] = figures
+    path.write_text(json.dumps(metrics, indent=2) + "\n")
+    if (folder / "metrics.json").is_file():
+        write_card(folder, json.loads((folder / "metrics.json").read_text()))
+    print(f"\nrecorded in {path}")
 
 
 if __name__ == "__main__":

@@ -7,15 +7,17 @@ Each sample of ../shared/data/unipen_dev_strokes.npz is read two ways:
   delivers a drawing: big canvases, thin and thick brushes, off-centre, RGBA or
   white RGB), then read as the app reads an image: split into digits
   (`mnist_sketch.segment`), framed (`mnist_sketch.preprocess`), read by
-  `DigitReader`;
+  `DigitReader` with the number reader (`--number-model`), as the app reads them;
 - as strokes: the pen's path, as the app's stroke pad sends it, split and
   framed from the strokes (`mnist_sketch.strokes`), read by the same reader.
 
 A drawing read as two or more digits is wrong, and counted. Baselines printed
 in the same run: the same pipeline with the model run once per drawing (no
-turned views), and a naive resize of the whole canvas to 28x28.
+turned views), the images read without the number reader, and a naive resize
+of the whole canvas to 28x28.
 
-    python benchmarks/sketch_accuracy.py [--model model/mnist.h5 ...] [--ensemble] [--record]
+    python benchmarks/sketch_accuracy.py [--model model/mnist.h5 ...] [--number-model model/numbers.h5]
+                                         [--ensemble] [--record]
                                          [--every 1] [--workers 2] [--stroke-width W] [--cache]
 
 With several --model files each is scored on the same inputs; --ensemble also
@@ -48,7 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from mnist_sketch.preprocess import STROKE_WIDTH, EmptyDrawing, ink_map  # noqa: E402
-from mnist_sketch.segment import pieces  # noqa: E402
+from mnist_sketch.segment import Drawing, split  # noqa: E402
 from mnist_sketch.strokes import PEN_WIDTH, parse_strokes  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
@@ -76,10 +78,10 @@ def pad_value(strokes: list[np.ndarray]) -> dict:
             "strokes": [np.round((s - lo) * scale + offset, 1).tolist() for s in strokes]}
 
 
-def _split(value) -> list | EmptyDrawing:
-    """The drawing split and framed as the app does it (`segment.pieces`), or why it reads as empty."""
+def _split(value) -> Drawing | EmptyDrawing:
+    """The drawing split and framed as the app does it (`segment.split`), or why it reads as empty."""
     try:
-        return pieces(value, _stroke_width)
+        return split(value, _stroke_width)
     except EmptyDrawing as exc:
         return exc
 
@@ -174,6 +176,8 @@ def score(name: str, probs: dict[str, np.ndarray], inputs: dict[str, np.ndarray]
     worst = min(per_variant, key=lambda v: per_variant[v]["top1"])
     print(f"worst variant top-1: {per_variant[worst]['top1']:.2%} ({worst}); drawings read as empty: "
           f"{probs['image_empty']}, as two digits or more: {probs['image_split']}")
+    alone = np.mean([topk(probs["image_alone"][variants == v], truth[variants == v], 1) for v in per_variant])
+    print(f"without the number reader: mean top-1 {alone:.2%}, as two digits or more: {probs['image_alone_split']}")
     s_truth = inputs["strokes_label"]
     strokes = {"top1": topk(p_strokes, s_truth, 1), "top3": topk(p_strokes, s_truth, 3),
                "top1_one_view": topk(probs["strokes_one_view"], s_truth, 1)}
@@ -216,6 +220,8 @@ def record(model_path: Path, figures: dict) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, nargs="+", default=[ROOT / "model" / "mnist.h5"])
+    parser.add_argument("--number-model", type=Path, default=ROOT / "model" / "numbers.h5",
+                        help="the number reader the app runs beside each model on images")
     parser.add_argument("--ensemble", action="store_true", help="also score the mean of the models' probabilities")
     parser.add_argument("--record", action="store_true",
                         help="write the figures into the model's metrics.json and model card (one --model)")
@@ -238,19 +244,24 @@ def main() -> int:
     inputs = prepare_inputs(args, indices)
 
     from mnist_sketch.model import load_model_file
+    from mnist_sketch.number_model import load_number_model_file
     from mnist_sketch.predict import DigitReader
 
     widths = (f"{args.stroke_width} px" if args.stroke_width else
               f"the app's: images' strokes normalised to {STROKE_WIDTH} px, strokes drawn at {PEN_WIDTH} px")
     print(f"{len(indices)} UNIPEN samples x 6 variants = {len(inputs['label'])} drawings, and "
           f"{len(indices)} stroke drawings; widths {widths}")
+    number_model = load_number_model_file(args.number_model)
     all_probs = []
     for path in args.model:
         model = load_model_file(path)
-        reader, one_view = DigitReader(model), DigitReader(model, rotations=(0.0,))
+        reader = DigitReader(model, number_model=number_model)
+        one_view = DigitReader(model, rotations=(0.0,), number_model=number_model)
         images, strokes = reader.choose(inputs["image"]), reader.choose(inputs["strokes"])
+        alone = DigitReader(model).choose(inputs["image"])  # the baseline: no number reader
         all_probs.append({
             "image": as_probs(images), "image_one_view": as_probs(one_view.choose(inputs["image"])),
+            "image_alone": as_probs(alone), "image_alone_split": sum(len(r.probabilities) > 1 for r in alone),
             "naive": reader.predict_batch(inputs["naive"]),
             "strokes": as_probs(strokes), "strokes_one_view": as_probs(one_view.choose(inputs["strokes"])),
             "image_empty": sum(r.empty for r in images), "image_split": sum(len(r.probabilities) > 1 for r in images),

@@ -9,6 +9,11 @@ Resolution order:
      for about 25 s before giving up, and the app would start that much later);
   3. the bundled model/mnist.h5, with a warning, when the Hub cannot be reached and
      nothing is cached, the repo or file is missing, or the file cannot be loaded.
+
+The number reader (numbers.h5, `number_model`) comes from beside the digit model: the
+local file's folder, the same Hub repo and revision, or the bundled folder. Where that
+source has none, the bundled numbers.h5 is used; where none loads, the app reads images
+with the splitter alone, with a warning.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from pathlib import Path
 import keras
 
 from mnist_sketch.model import ModelFileError, load_model_file
+from mnist_sketch.number_model import load_number_model_file
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +37,7 @@ DEFAULT_MODEL_REPO = "mnist-sketch/mnist-sketch-cnn"
 DEFAULT_MODEL_REVISION = "main"
 MODEL_FILENAME = "mnist.h5"
 METRICS_FILENAME = "metrics.json"
+NUMBER_MODEL_FILENAME = "numbers.h5"
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "model"
 
 
@@ -43,6 +50,7 @@ class ModelSource:
     repo_id: str | None = None
     commit: str | None = None
     metrics: Mapping | None = None  # the model's metrics.json, when it has one
+    number_path: Path | None = None  # the number reader's numbers.h5 beside the model, when there is one
 
     @property
     def test_accuracy(self) -> float | None:
@@ -68,7 +76,8 @@ def _read_metrics(path: Path | None) -> dict | None:
 
 
 def bundled_source() -> ModelSource:
-    return ModelSource(BUNDLED_DIR / MODEL_FILENAME, "bundled", metrics=_read_metrics(BUNDLED_DIR / METRICS_FILENAME))
+    return ModelSource(BUNDLED_DIR / MODEL_FILENAME, "bundled", metrics=_read_metrics(BUNDLED_DIR / METRICS_FILENAME),
+                       number_path=BUNDLED_DIR / NUMBER_MODEL_FILENAME)
 
 
 def _hub_source(repo_id: str, revision: str) -> ModelSource | None:
@@ -99,20 +108,25 @@ def _hub_source(repo_id: str, revision: str) -> ModelSource | None:
         return None
     if unreachable:
         log.warning("%s; using the cached copy of %s@%s.", unreachable, repo_id, revision)
-    try:
-        metrics_path = Path(hf_hub_download(repo_id, METRICS_FILENAME, revision=revision, local_files_only=offline,
-                                            etag_timeout=HUB_TIMEOUT_S))
-    except fetch_errors:  # metrics are optional: the UI then shows no accuracy
-        metrics_path = None
+    optional = {}  # metrics (else the UI shows no accuracy) and the number reader (else the bundled one)
+    for filename in (METRICS_FILENAME, NUMBER_MODEL_FILENAME):
+        try:
+            optional[filename] = Path(hf_hub_download(repo_id, filename, revision=revision, local_files_only=offline,
+                                                      etag_timeout=HUB_TIMEOUT_S))
+        except fetch_errors:
+            optional[filename] = None
     # The cache stores files under snapshots/<commit sha>/.
-    return ModelSource(path, "hub", repo_id=repo_id, commit=path.parent.name, metrics=_read_metrics(metrics_path))
+    return ModelSource(path, "hub", repo_id=repo_id, commit=path.parent.name,
+                       metrics=_read_metrics(optional[METRICS_FILENAME]), number_path=optional[NUMBER_MODEL_FILENAME])
 
 
 def load_app_model(environ: Mapping[str, str] = os.environ) -> tuple[keras.Model, ModelSource]:
     """The model the app serves, resolved in the order of this module's docstring."""
     if environ.get("MODEL_PATH"):
         path = Path(environ["MODEL_PATH"])
-        source = ModelSource(path, "local", metrics=_read_metrics(path.with_name(METRICS_FILENAME)))
+        number_path = path.with_name(NUMBER_MODEL_FILENAME)
+        source = ModelSource(path, "local", metrics=_read_metrics(path.with_name(METRICS_FILENAME)),
+                             number_path=number_path if number_path.is_file() else None)
         return load_model_file(path), source
     repo_id = environ.get("MODEL_REPO") or DEFAULT_MODEL_REPO
     source = _hub_source(repo_id, environ.get("MODEL_REVISION") or DEFAULT_MODEL_REVISION)
@@ -123,3 +137,17 @@ def load_app_model(environ: Mapping[str, str] = os.environ) -> tuple[keras.Model
             log.warning("%s; using the bundled model instead.", exc)
     source = bundled_source()
     return load_model_file(source.path), source
+
+
+def load_number_model(source: ModelSource) -> keras.Model | None:
+    """The number reader to serve beside `source`'s digit model: its numbers.h5, else the bundled one;
+    None, with a warning, when neither loads (images are then read by the splitter alone)."""
+    bundled = BUNDLED_DIR / NUMBER_MODEL_FILENAME
+    for path in dict.fromkeys(p for p in (source.number_path, bundled) if p is not None):
+        try:
+            return load_number_model_file(path)
+        except ModelFileError as exc:
+            log.warning("%s", exc)
+    log.warning("No number reader could be loaded: images of numbers are read by the splitter alone, "
+                "so digits that touch may be read as one. Restore %s (git checkout model/) to fix this.", bundled)
+    return None

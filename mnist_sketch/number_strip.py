@@ -92,12 +92,16 @@ def strip_digits(logits: np.ndarray) -> list[StripDigit]:
     return digits
 
 
-def digit_inputs(strip: Strip, digits: list[StripDigit]) -> list[np.ndarray] | None:
+def digit_inputs(strip: Strip, digits: list[StripDigit]) -> list[np.ndarray]:
     """The drawing cut between the digits the number reader found (midway between their columns),
-    each cut framed as the digit CNN's (28, 28) input; None when a cut holds no ink."""
+    each cut framed as the digit CNN's (28, 28) input, for the preview: a cut that holds no ink
+    (two digits found over one stroke) shows as a blank square."""
     cuts = [strip.ink_column((a.last + 1 + b.first) / 2) for a, b in zip(digits, digits[1:])]
     edges = [0, *cuts, strip.ink.shape[1]]
-    try:
-        return [frame_ink(strip.ink[:, a:b]) for a, b in zip(edges, edges[1:])]
-    except EmptyDrawing:
-        return None
+    inputs = []
+    for a, b in zip(edges, edges[1:]):
+        try:
+            inputs.append(frame_ink(strip.ink[:, a:b]))
+        except EmptyDrawing:
+            inputs.append(np.zeros((28, 28), np.float32))
+    return inputs

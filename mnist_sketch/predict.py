@@ -12,8 +12,9 @@ import numpy as np
 import tensorflow as tf
 
 from mnist_sketch.model import INPUT_SHAPE, NUM_CLASSES
+from mnist_sketch.number_strip import STRIP_SIZE, Strip, StripDigit, digit_inputs, strip_digits
 from mnist_sketch.preprocess import EMPTY_MESSAGE, EmptyDrawing
-from mnist_sketch.segment import Piece, pieces
+from mnist_sketch.segment import MAX_DIGITS, Drawing, split
 
 # Below this calibrated top probability a reading is marked uncertain. On the
 # 47,274 pen-drawn renderings of benchmarks/sketch_accuracy.py it flags 1.1 % of
@@ -27,6 +28,16 @@ UNCERTAIN_BELOW = 0.6
 # accuracy too (benchmarks/RESULTS.md), for two more 28x28 images per model call.
 VIEW_ROTATIONS_DEG = (0.0, -10.0, 10.0)
 CHUNK = 1024  # images per model call in predict_batch: under 1 GB of activations with three views
+# An image is also read whole by the number reader (`number_model`), which reads digits that touch
+# or cross. Where it finds as many digits as the splitter, each digit's probabilities are the mean
+# of the two readers'. Where it finds another count, its reading is kept, except over a one-digit
+# reading: that stands unless the digit CNN is under ONE_DIGIT_SURE sure of it, the ink is at least
+# NUMBER_ASPECT times as wide as high, and the number reader is at least SEQUENCE_SURE sure of all
+# its digits. These were chosen on benchmarks/number_accuracy.py's numbers and sketch_accuracy.py's
+# single digits (benchmarks/RESULTS.md): they keep single digits read as they were.
+ONE_DIGIT_SURE = 0.99
+NUMBER_ASPECT = 1.0
+SEQUENCE_SURE = 0.9
 
 
 def ordinal(n: int) -> str:
@@ -54,8 +65,8 @@ class Reading:
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         """The k most likely readings of the whole drawing with their probabilities, most likely first.
 
-        A reading's probability is the product of its digits' (the model reads
-        each digit on its own): "7" 0.97, or "2026" 0.91, "2028" 0.05, ...
+        A reading's probability is the product of its digits' (each digit is
+        read on its own): "7" 0.97, or "2026" 0.91, "2028" 0.05, ...
         """
         if self.empty:
             return []
@@ -116,15 +127,33 @@ def rotate(images: tf.Tensor, degrees: float) -> tf.Tensor:
     return keras.ops.image.affine_transform(images, tf.tile(transform, [tf.shape(images)[0], 1]), fill_value=0)
 
 
+def combine(reading: Reading, strip: Strip, digits: list[StripDigit]) -> Reading:
+    """The digit CNN's `reading` of an image, checked against the number reader's `digits` of its `strip`
+    (the rule above ONE_DIGIT_SURE). A reading taken from the number reader shows, as its inputs, the
+    drawing cut between the digits it found."""
+    count = len(reading.probabilities)
+    if not digits or len(digits) > MAX_DIGITS or (count == 1 and len(digits) == 1):
+        return reading
+    if len(digits) == count:
+        return Reading(tuple((p + d.probabilities) / 2 for p, d in zip(reading.probabilities, digits)), reading.inputs)
+    sure = math.prod(float(d.probabilities.max()) for d in digits)
+    if count == 1 and (reading.confidence >= ONE_DIGIT_SURE or strip.aspect < NUMBER_ASPECT or sure < SEQUENCE_SURE):
+        return reading
+    return Reading(tuple(d.probabilities for d in digits), tuple(digit_inputs(strip, digits)))
+
+
 class DigitReader:
-    """Preprocess drawings and run the model on them, without `model.predict`'s per-call overhead.
+    """Preprocess drawings and run the models on them, without `model.predict`'s per-call overhead.
 
     `rotations` are the views averaged per drawing (degrees; `(0.0,)` runs the model alone).
+    `number_model` (optional) reads images whole as well (see ONE_DIGIT_SURE).
     """
 
-    def __init__(self, model: keras.Model, rotations: Sequence[float] = VIEW_ROTATIONS_DEG):
+    def __init__(self, model: keras.Model, rotations: Sequence[float] = VIEW_ROTATIONS_DEG,
+                 number_model: keras.Model | None = None):
         self.model = model
         self.rotations = tuple(rotations)
+        self.number_model = number_model
 
         def forward(x: tf.Tensor) -> tf.Tensor:
             views = tf.concat([x if angle == 0 else rotate(x, angle) for angle in self.rotations], axis=0)
@@ -140,6 +169,13 @@ class DigitReader:
         )
         # Warm up: trace and allocate now, not on the first request.
         self.predict_batch(np.zeros((1, 28, 28), np.float32))
+        if number_model is not None:
+            self._read_strips = tf.function(
+                lambda x: number_model(x, training=False),
+                input_signature=[tf.TensorSpec((None, *STRIP_SIZE, 1), tf.float32)],
+                reduce_retracing=True,
+            )
+            self.strip_logits(np.zeros((1, *STRIP_SIZE), np.uint8))
 
     def predict_batch(self, images: np.ndarray) -> np.ndarray:
         """(n, 28, 28) float ink in [0, 1] -> (n, 10) float probabilities, averaged over the views.
@@ -150,6 +186,12 @@ class DigitReader:
         chunks = [self._forward(tf.constant(x[i : i + CHUNK])).numpy() for i in range(0, len(x), CHUNK)]
         return np.concatenate(chunks) if chunks else np.zeros((0, NUM_CLASSES), np.float32)
 
+    def strip_logits(self, strips: np.ndarray) -> np.ndarray:
+        """(n, 32, 160) uint8 strips -> (n, FRAMES, 11) number reader logits, in chunks of CHUNK."""
+        x = np.asarray(strips, np.float32)[..., None] / 255.0
+        return np.concatenate([self._read_strips(tf.constant(x[i : i + CHUNK])).numpy()
+                               for i in range(0, len(x), CHUNK)])
+
     def read(self, value: Any) -> Reading:
         """Read one drawing: `Strokes` (the pad's value) or any image `preprocess` accepts.
 
@@ -159,23 +201,24 @@ class DigitReader:
 
     def read_many(self, values: list[Any]) -> list[Reading]:
         """Read several drawings, each split into its digits, with one model call for all of them."""
-        found: list[list[Piece] | EmptyDrawing] = []
+        found: list[Drawing | EmptyDrawing] = []
         for value in values:
             try:
-                found.append(pieces(value))
+                found.append(split(value))
             except EmptyDrawing as exc:
                 found.append(exc)
         return self.choose(found)
 
-    def choose(self, found: list[list[Piece] | EmptyDrawing]) -> list[Reading]:
-        """Readings of drawings already split by `segment.pieces` (an EmptyDrawing for one that was not).
+    def choose(self, found: list[Drawing | EmptyDrawing]) -> list[Reading]:
+        """Readings of drawings already split by `segment.split` (an EmptyDrawing for one that was not).
 
         Every input of every option is read in one model call; per piece, the
         option with the best score is kept: its prior plus the log of the joint
-        confidence its digits are read with.
+        confidence its digits are read with. With a number model, every image's
+        strip is read in one more call, and `combine` checks the two readings.
         """
         inputs = [image for layout in found if not isinstance(layout, EmptyDrawing)
-                  for piece in layout for option in piece for image in option.inputs]
+                  for piece in layout.pieces for option in piece for image in option.inputs]
         probs = iter(self.predict_batch(np.stack(inputs)) if inputs else [])
         readings = []
         for layout in found:
@@ -183,10 +226,17 @@ class DigitReader:
                 readings.append(Reading(empty_message=str(layout)))
                 continue
             digits: list[tuple[np.ndarray, np.ndarray]] = []
-            for piece in layout:
+            for piece in layout.pieces:
                 read = [[(next(probs), image) for image in option.inputs] for option in piece]
                 scores = [option.prior + sum(np.log(p.max()) for p, _ in digits_read)
                           for option, digits_read in zip(piece, read)]
                 digits += read[int(np.argmax(scores))]
             readings.append(Reading(tuple(p for p, _ in digits), tuple(image for _, image in digits)))
+        images = [i for i, layout in enumerate(found)
+                  if not isinstance(layout, EmptyDrawing) and layout.strip is not None]
+        if self.number_model is None or not images:
+            return readings
+        logits = self.strip_logits(np.stack([found[i].strip.image for i in images]))
+        for i, row in zip(images, logits):
+            readings[i] = combine(readings[i], found[i].strip, strip_digits(row))
         return readings

@@ -36,7 +36,8 @@ In an image, touching digits are one blot of ink. Two ways apart:
   ink profile, and the reader keeps the one whose digits it reads with the
   highest joint confidence (`predict.DigitReader.choose`).
 
-`pieces(value)` gives, per piece of the drawing, left to right, its options.
+`pieces(value)` gives, per piece of the drawing, left to right, its options; `split(value)` adds, for an
+image, the whole drawing framed for the number reader (`number_strip`), which reads digits no cut parts.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from scipy.spatial import cKDTree
 from mnist_sketch.preprocess import (INK_LEVEL, STROKE_WIDTH, EmptyDrawing, check_looks_drawn,
                                      crop_to_ink, frame_ink, ink_of)
 from mnist_sketch.preprocess import stroke_width as measured_width  # the parameter `stroke_width` is the target
+from mnist_sketch.number_strip import Strip, frame_number
 from mnist_sketch.strokes import MAX_STROKES, PEN_WIDTH, Strokes, check_drawn, frame_strokes
 
 MERGE_OVERLAP = 0.5  # parts overlapping by this share of the narrower one's width are one digit...
@@ -270,17 +272,31 @@ def ink_pieces(ink: np.ndarray, stroke_width: float = STROKE_WIDTH) -> list[Piec
             for blot in blots]
 
 
-def pieces(value: Any, stroke_width: float | None = None) -> list[Piece]:
+class Drawing(NamedTuple):
+    """A drawing split for reading: its pieces, left to right, and, for an image, its whole ink
+    framed for the number reader (None for strokes: the pen's path keeps digits apart)."""
+
+    pieces: list[Piece]
+    strip: Strip | None = None
+
+
+def split(value: Any, stroke_width: float | None = None) -> Drawing:
     """A drawing (`Strokes`, or any image `preprocess` accepts) -> its pieces, left to right: per piece
     the ways to read it, each a list of (28, 28) float32 inputs in [0, 1], strokes `stroke_width` px wide
-    (default: strokes drawn with PEN_WIDTH, images' strokes normalised to STROKE_WIDTH).
+    (default: strokes drawn with PEN_WIDTH, images' strokes normalised to STROKE_WIDTH); and an image's strip.
 
     Raises EmptyDrawing (nothing readable, or more than MAX_DIGITS digits) or InvalidDrawing.
     """
     if isinstance(value, Strokes):
-        found = stroke_pieces(value, stroke_width or PEN_WIDTH)
+        drawing = Drawing(stroke_pieces(value, stroke_width or PEN_WIDTH))
     else:
-        found = ink_pieces(ink_of(value), stroke_width or STROKE_WIDTH)
-    if len(found) > MAX_DIGITS:
+        ink = ink_of(value)
+        drawing = Drawing(ink_pieces(ink, stroke_width or STROKE_WIDTH), frame_number(ink))
+    if len(drawing.pieces) > MAX_DIGITS:
         raise EmptyDrawing(TOO_MANY)
-    return found
+    return drawing
+
+
+def pieces(value: Any, stroke_width: float | None = None) -> list[Piece]:
+    """The pieces of `split(value, stroke_width)`."""
+    return split(value, stroke_width).pieces

@@ -18,15 +18,25 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 
 BUNDLED_MODEL = ROOT / "model" / "mnist.h5"
+BUNDLED_NUMBER_MODEL = ROOT / "model" / "numbers.h5"
 
 
 @pytest.fixture(scope="session")
 def reader():
-    """A DigitReader over the bundled model (model/mnist.h5)."""
+    """The app's DigitReader: the bundled model (model/mnist.h5) and number reader (model/numbers.h5)."""
     from mnist_sketch.model import load_model_file
+    from mnist_sketch.number_model import load_number_model_file
     from mnist_sketch.predict import DigitReader
 
-    return DigitReader(load_model_file(BUNDLED_MODEL))
+    return DigitReader(load_model_file(BUNDLED_MODEL), number_model=load_number_model_file(BUNDLED_NUMBER_MODEL))
+
+
+@pytest.fixture(scope="session")
+def splitter(reader):
+    """The bundled model's DigitReader without the number reader: images read by the splitter alone."""
+    from mnist_sketch.predict import DigitReader
+
+    return DigitReader(reader.model)
 
 
 @pytest.fixture(scope="session")

@@ -57,8 +57,8 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def serve_app(**build_options) -> Iterator[str]:
-    """Build the app with the bundled model (model/mnist.h5) and `build_options` (app.build_demo's), serve it
-    on a free loopback port, yield its URL.
+    """Build the app with the bundled models (model/mnist.h5, model/numbers.h5) and `build_options`
+    (app.build_demo's), serve it on a free loopback port, yield its URL.
 
     Also used by test_browser.py and test_abuse.py.
     """
@@ -71,12 +71,13 @@ def serve_app(**build_options) -> Iterator[str]:
         import app
         from mnist_sketch.feedback import FeedbackStore
         from mnist_sketch.model import load_model_file
-        from mnist_sketch.model_source import bundled_source
+        from mnist_sketch.model_source import bundled_source, load_number_model
         from mnist_sketch.predict import DigitReader
 
-        source = bundled_source()  # model/mnist.h5 and its metrics.json
+        source = bundled_source()  # model/mnist.h5, its metrics.json and model/numbers.h5
         feedback = build_options.pop("feedback", None) or FeedbackStore(Path(tempfile.mkdtemp()) / "feedback")
-        demo = app.build_demo(DigitReader(load_model_file(source.path)), source, feedback, **build_options)
+        reader = DigitReader(load_model_file(source.path), number_model=load_number_model(source))
+        demo = app.build_demo(reader, source, feedback, **build_options)
         port = free_port()
         demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
                     **app.LAUNCH_OPTIONS)
@@ -272,6 +273,19 @@ def test_a_number_is_read_whole_with_its_digits_side_by_side_in_the_preview(clie
         assert img.size == ((4 * 28 + 3) * 8, 224)  # four 28x28 inputs, a line between two
     draw_on_paper(parse_strokes(pad_value("42")), 20).save(tmp_path / "42.png")
     assert top_digit(predict(client, handle_file(str(tmp_path / "42.png")))[0]) == "42"
+
+
+def test_an_image_of_a_number_whose_digits_cross_is_read_through_the_api(client, tmp_path):
+    """The 7's bar runs into the 0: one blot of ink, read by the number reader."""
+    from gradio_client import handle_file
+
+    from test_number_reader import CROSSING, image_of
+
+    Image.fromarray(image_of(CROSSING["170"](), 24)).save(tmp_path / "170.png")
+    label, preview, message = predict(client, handle_file(str(tmp_path / "170.png")))
+    assert label["label"] == "170" and "170" in message
+    with Image.open(preview["path"] if isinstance(preview, dict) else preview) as img:
+        assert img.size == ((3 * 28 + 2) * 8, 224)  # the three digits it read, cut apart
 
 
 def test_concurrent_clients_all_get_their_answers(app_url, drawings):

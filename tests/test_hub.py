@@ -33,13 +33,14 @@ WRONG_TOKEN = "hf_testTokenWrong9876543210fedcba"
 REPO = "user/mnist-test"
 
 # Runs the app's model resolution once per JSON object of env overrides in argv[1] and prints,
-# per run, where the model came from, the file's sha256, the warnings logged and the model's
-# probabilities on fixed inputs, plus those of the bundled model for comparison.
+# per run, where the model came from, the file's sha256, the number reader's file and whether one
+# loaded, the warnings logged and the model's probabilities on fixed inputs, plus those of the
+# bundled model for comparison.
 LOADER = r"""
 import hashlib, json, logging, os, sys
 import numpy as np
 from mnist_sketch.model import load_model_file
-from mnist_sketch.model_source import BUNDLED_DIR, MODEL_FILENAME, load_app_model
+from mnist_sketch.model_source import BUNDLED_DIR, MODEL_FILENAME, load_app_model, load_number_model
 from mnist_sketch.predict import DigitReader
 
 class Recorder(logging.Handler):
@@ -56,8 +57,13 @@ runs = []
 for overrides in json.loads(sys.argv[1]):
     Recorder.records.clear()
     model, source = load_app_model({**os.environ, **overrides})
+    number_model = load_number_model(source)
+    numbers = source.number_path
     runs.append({"origin": source.origin, "commit": source.commit, "path": str(source.path),
                  "sha256": hashlib.sha256(source.path.read_bytes()).hexdigest(), "has_metrics": bool(source.metrics),
+                 "number_path": str(numbers) if numbers else None,
+                 "number_sha256": hashlib.sha256(numbers.read_bytes()).hexdigest() if numbers else None,
+                 "number_loaded": number_model is not None,
                  "warnings": list(Recorder.records), "predictions": DigitReader(model).predict_batch(images).tolist()})
 bundled = DigitReader(load_model_file(BUNDLED_DIR / MODEL_FILENAME)).predict_batch(images).tolist()
 print("RESULT " + json.dumps({"runs": runs, "bundled_predictions": bundled}))
@@ -153,11 +159,13 @@ def test_app_downloads_the_pushed_model(published):
     assert run["sha256"] == published.folder_before["mnist.h5"]
     assert Path(run["path"]).is_relative_to(published.app_home)
     assert run["has_metrics"]
+    assert run["number_sha256"] == published.folder_before["numbers.h5"] and run["number_loaded"]
+    assert Path(run["number_path"]).is_relative_to(published.app_home)
     np.testing.assert_allclose(run["predictions"], published.result["bundled_predictions"], rtol=0, atol=1e-6)
     downloads = [r for r in published.hub.requests[published.requests_after_push:] if r.method == "GET"]
     assert {r.path.split("?")[0] for r in downloads} == {
         f"/api/models/{REPO}/revision/main",  # is the Hub there? one request before the downloads
-        f"/{REPO}/resolve/main/mnist.h5", f"/{REPO}/resolve/main/metrics.json"}
+        f"/{REPO}/resolve/main/mnist.h5", f"/{REPO}/resolve/main/metrics.json", f"/{REPO}/resolve/main/numbers.h5"}
     assert all(r.auth == "none" for r in downloads)  # a public model needs no login
 
 
@@ -168,7 +176,7 @@ def test_offline_mode_uses_the_warm_cache_without_requests(published):
     assert run["origin"] == "hub" and run["warnings"] == []
     assert run["commit"] == published.hub.head(REPO).sha
     assert run["sha256"] == published.folder_before["mnist.h5"]
-    assert run["has_metrics"]
+    assert run["has_metrics"] and run["number_sha256"] == published.folder_before["numbers.h5"]
     assert len(published.hub.requests) == seen
 
 
@@ -240,6 +248,30 @@ def test_app_falls_back_to_bundled_on_missing_repo_revision_or_corrupt_model(hub
     assert "RepositoryNotFoundError" in missing["warnings"][0] and "user/missing" in missing["warnings"][0]
     assert "RevisionNotFoundError" in no_revision["warnings"][0]
     assert "models--user--corrupt" in broken["warnings"][0] and "mnist.h5" in broken["warnings"][0]
+    for run in result["runs"]:  # the bundled number reader comes with the bundled model
+        assert run["number_sha256"] == digests(MODEL_DIR)["numbers.h5"] and run["number_loaded"]
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_hub_model_without_a_usable_number_reader_gets_the_bundled_one(hub, tmp_path):
+    """A repo pushed before the number reader existed has no numbers.h5; another has a broken one."""
+    env = client_env(tmp_path / "push-home", hub.url, TOKEN)
+    for repo, numbers in (("user/digits-only", None), ("user/broken-numbers", b"not an HDF5 file\n")):
+        folder = tmp_path / repo.split("/")[1]
+        folder.mkdir()
+        shutil.copy(MODEL_DIR / "mnist.h5", folder / "mnist.h5")
+        (folder / "README.md").write_text("# A digit model\n")
+        if numbers:
+            (folder / "numbers.h5").write_bytes(numbers)
+        assert push(folder, repo, env).returncode == 0
+
+    result, proc = load(client_env(tmp_path / "app-home", hub.url),
+                        {"MODEL_REPO": "user/digits-only"}, {"MODEL_REPO": "user/broken-numbers"})
+    digits_only, broken = result["runs"]
+    assert digits_only["origin"] == broken["origin"] == "hub"
+    assert digits_only["number_path"] is None and digits_only["warnings"] == [] and digits_only["number_loaded"]
+    assert broken["number_loaded"] and len(broken["warnings"]) == 1
+    assert "models--user--broken-numbers" in broken["warnings"][0] and "numbers.h5" in broken["warnings"][0]
     assert "Traceback" not in proc.stderr
 
 

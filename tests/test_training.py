@@ -186,15 +186,17 @@ def test_weight_average_spans_two_epochs_or_an_eighth_of_a_short_run():
 
 
 def test_the_bundled_model_card_is_rendered_from_its_metrics(tmp_path):
-    """model/README.md is what training.card renders from model/metrics.json: its pen-drawn section
-    (written by `benchmarks/sketch_accuracy.py --record`) included, figure for figure."""
+    """model/README.md is what training.card renders from model/metrics.json and numbers_metrics.json: the
+    pen-drawn sections (written by `benchmarks/sketch_accuracy.py --record` and `number_accuracy.py --record`)
+    included, figure for figure."""
     import shutil
 
-    from training.card import write_card
+    from training.card import NUMBERS_METRICS, write_card
 
     bundled = ROOT / "model"
     metrics = json.loads((bundled / "metrics.json").read_text())
     shutil.copy(bundled / "mnist.h5", tmp_path / "mnist.h5")
+    shutil.copy(bundled / NUMBERS_METRICS, tmp_path / NUMBERS_METRICS)
     write_card(tmp_path, metrics)
     assert (tmp_path / "README.md").read_text() == (bundled / "README.md").read_text()
     pen = metrics["pen_drawn"]
@@ -207,6 +209,11 @@ def test_the_bundled_model_card_is_rendered_from_its_metrics(tmp_path):
     front = yaml.safe_load(card.split("---")[1])
     values = [r["metrics"][0]["value"] for r in front["model-index"][0]["results"]]
     assert values == [round(metrics["test_accuracy"], 4), round(pen["mean"]["top1"], 4)]
+    numbers = json.loads((bundled / NUMBERS_METRICS).read_text())
+    assert f"reads\n{100 * numbers['test_exact']:.1f} % of {numbers['test_numbers']:,} such numbers" in card
+    for name, row in numbers["pen_drawn"]["renderings"].items():
+        assert (f"| {name} | {100 * row['app']:.1f} % | {100 * row['splitter_alone']:.1f} % | "
+                f"{100 * row['oracle']:.1f} % |") in card
 
 
 def test_a_card_says_how_many_corrections_and_which_levers_a_run_used(tmp_path):
