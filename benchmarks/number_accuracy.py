@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import os
 import pickle
 import sys
@@ -198,28 +197,15 @@ def main() -> int:
     print(f"segmentation's cost against the oracle: images {images:+.2f} points (mean of the three renderings; "
           f"{alone:+.2f} with the splitter alone), strokes {costs['strokes pad 900x600']:+.2f} points")
     if args.record:
-        record(args.number_model, {
+        from training.card import NUMBERS_METRICS, record_pen_drawn
+
+        record_pen_drawn(args.number_model.parent / NUMBERS_METRICS, {
             "numbers": len(numbers),
             "renderings": {name: {"app": float(np.mean(right[f"images {name}"])),
                                   "splitter_alone": float(np.mean(right[f"images {name}, splitter alone"])),
                                   "oracle": float(np.mean(oracle_right[f"images {name}"]))} for name in VARIANTS},
             "image_cost_points": float(images), "strokes_cost_points": float(costs["strokes pad 900x600"])})
     return 0
-
-
-def record(number_model: Path, figures: dict) -> None:
-    """Write `figures` into numbers_metrics.json beside the number model as "pen_drawn", and re-render the
-    model card there when the folder holds the digit model's metrics.json."""
-    from training.card import NUMBERS_METRICS, write_card
-
-    folder = number_model.parent
-    path = folder / NUMBERS_METRICS
-    metrics = json.loads(path.read_text())
-    metrics["pen_drawn"] = figures
-    path.write_text(json.dumps(metrics, indent=2) + "\n")
-    if (folder / "metrics.json").is_file():
-        write_card(folder, json.loads((folder / "metrics.json").read_text()))
-    print(f"\nrecorded in {path}")
 
 
 if __name__ == "__main__":

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import pickle
 import sys
@@ -204,19 +203,6 @@ def score(name: str, probs: dict[str, np.ndarray], inputs: dict[str, np.ndarray]
             "read_as_several_digits": {"image": probs["image_split"], "strokes": probs["strokes_split"]}}
 
 
-def record(model_path: Path, figures: dict) -> None:
-    """Write `figures` into the model folder's metrics.json as "pen_drawn" and re-render its card."""
-    from training.card import write_card
-
-    folder = model_path.parent
-    metrics_path = folder / "metrics.json"
-    metrics = json.loads(metrics_path.read_text())
-    metrics["pen_drawn"] = figures
-    metrics_path.write_text(json.dumps(metrics, indent=2) + "\n")
-    write_card(folder, metrics)
-    print(f"\nrecorded in {metrics_path} and {folder / 'README.md'}")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, nargs="+", default=[ROOT / "model" / "mnist.h5"])
@@ -275,7 +261,9 @@ def main() -> int:
         mean = {key: np.mean([p[key] for p in all_probs], axis=0) for key in all_probs[0]}
         score(f"ensemble of {len(args.model)}: mean of their probabilities", mean, inputs)
     if args.record:
-        record(args.model[0], figures)
+        from training.card import record_pen_drawn
+
+        record_pen_drawn(args.model[0].parent / "metrics.json", figures)
     return 0
 
 

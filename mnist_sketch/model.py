@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import keras
@@ -35,22 +36,28 @@ def build_model() -> keras.Sequential:
     )
 
 
-def load_model_file(path: str | Path) -> keras.Sequential:
-    """Load a saved `mnist.h5` into the architecture built in code.
+def load_weights_file(build: Callable[[], keras.Model], path: str | Path, what: str = "model",
+                      expected: str = "an mnist.h5 written by `python -m training.train`") -> keras.Model:
+    """`build()` with its weights loaded from the file at `path`.
 
     Only weights are read, so a file can never run code of its own (unlike
     deserialising a whole model). Any file that is missing, corrupt or holds
-    another architecture raises `ModelFileError` naming the file.
+    another architecture raises `ModelFileError` naming the file (`what` names the
+    model, `expected` the file that was expected).
     """
     path = Path(path)
     if not path.is_file():
-        raise ModelFileError(f"Model file not found: {path}")
-    model = build_model()
+        raise ModelFileError(f"{what.capitalize()} file not found: {path}")
+    model = build()
     try:
         model.load_weights(path)
     except Exception as exc:  # h5py, Keras and OS errors all mean "not a usable model file"
         raise ModelFileError(
-            f"Cannot load model weights from {path}: {exc.__class__.__name__}: {exc}. "
-            "Expected an mnist.h5 written by `python -m training.train`."
+            f"Cannot load {what} weights from {path}: {exc.__class__.__name__}: {exc}. Expected {expected}."
         ) from exc
     return model
+
+
+def load_model_file(path: str | Path) -> keras.Sequential:
+    """Load a saved `mnist.h5` into the architecture built in code (`load_weights_file`)."""
+    return load_weights_file(build_model, path)

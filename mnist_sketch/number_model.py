@@ -16,7 +16,7 @@ from pathlib import Path
 
 import keras
 
-from mnist_sketch.model import NUM_CLASSES, ModelFileError
+from mnist_sketch.model import NUM_CLASSES, load_weights_file
 from mnist_sketch.number_strip import FRAMES, STRIP_SIZE
 
 
@@ -41,19 +41,9 @@ def build_number_model() -> keras.Model:
 
 
 def load_number_model_file(path: str | Path) -> keras.Model:
-    """Load a saved `numbers.h5` into the architecture built in code (weights only, like `load_model_file`).
+    """Load a saved `numbers.h5` into the architecture built in code, weights only (`load_weights_file`).
 
     Raises `ModelFileError` naming the file when it is missing, corrupt or another architecture.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"Number model file not found: {path}")
-    model = build_number_model()
-    try:
-        model.load_weights(path)
-    except Exception as exc:  # h5py, Keras and OS errors all mean "not a usable model file"
-        raise ModelFileError(
-            f"Cannot load number model weights from {path}: {exc.__class__.__name__}: {exc}. "
-            "Expected a numbers.h5 written by `python -m training.train_numbers`."
-        ) from exc
-    return model
+    return load_weights_file(build_number_model, path, "number model",
+                             "a numbers.h5 written by `python -m training.train_numbers`")

@@ -68,3 +68,20 @@ def write_card(folder: Path, metrics: dict, repo_id: str | None = None) -> Model
     )
     card.save(folder / "README.md")
     return card
+
+
+def rewrite_card(folder: Path) -> None:
+    """Re-render README.md in `folder` from its metrics.json (and numbers_metrics.json), when it has one."""
+    metrics_path = folder / "metrics.json"
+    if metrics_path.is_file():
+        write_card(folder, json.loads(metrics_path.read_text()))
+
+
+def record_pen_drawn(metrics_path: Path, figures: dict) -> None:
+    """Write a benchmark's `figures` into `metrics_path` (metrics.json or numbers_metrics.json) as
+    "pen_drawn", and re-render the card beside it."""
+    metrics = json.loads(metrics_path.read_text())
+    metrics["pen_drawn"] = figures
+    metrics_path.write_text(json.dumps(metrics, indent=2) + "\n")
+    rewrite_card(metrics_path.parent)
+    print(f"\nrecorded in {metrics_path} and {metrics_path.parent / 'README.md'}")

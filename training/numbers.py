@@ -10,7 +10,7 @@ splitter cannot part. PEN_PROB of the numbers are thinned to their skeleton and
 redrawn with a round pen 3-30 % of the height wide (what a sketchpad delivers);
 the rest keep MNIST's grey strokes, half of them thickened.
 
-`synthesize(x, y, count, seed)` returns the strips as `number_model.frame_number`
+`synthesize(x, y, count, seed)` returns the strips as `number_strip.frame_number`
 frames them, and their labels padded for CTC.
 """
 

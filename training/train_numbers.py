@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> dict:
     import keras
 
     from mnist_sketch.number_model import build_number_model
-    from training.card import NUMBERS_METRICS, write_card
+    from training.card import NUMBERS_METRICS, rewrite_card
     from training.numbers import recipe, synthesize, texts
 
     keras.utils.set_random_seed(args.seed)
@@ -113,8 +113,7 @@ def run(args: argparse.Namespace) -> dict:
     }
     model.save(target, include_optimizer=False)
     (args.out / NUMBERS_METRICS).write_text(json.dumps(metrics, indent=2) + "\n")
-    if (args.out / "metrics.json").is_file():  # beside a digit model: its card gains the number reader's section
-        write_card(args.out, json.loads((args.out / "metrics.json").read_text()))
+    rewrite_card(args.out)  # beside a digit model: its card gains the number reader's section
     return metrics
 
 
