@@ -53,6 +53,23 @@ def ctc_loss(targets, logits):
     return ops.ctc_loss(targets, logits, target_lengths, logit_lengths, mask_index=0)
 
 
+def batches(strips: np.ndarray, targets: np.ndarray, batch_size: int, shuffle: bool):
+    """A tf.data pipeline of (batch, 32, 160, 1) float strips in [0, 1] and their targets.
+
+    The strips stay uint8 in memory and are scaled a batch at a time: as floats,
+    300,000 of them would take 6 GB, and Keras may copy what `fit` is given.
+    """
+    import tensorflow as tf
+
+    x, y = tf.constant(strips), tf.constant(targets)
+    order = tf.data.Dataset.range(len(strips))
+    if shuffle:
+        order = order.shuffle(len(strips), reshuffle_each_iteration=True)
+    return order.batch(batch_size).map(
+        lambda i: (tf.cast(tf.gather(x, i), tf.float32)[..., None] / 255.0, tf.gather(y, i)),
+        num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
 def read_strips(model, strips: np.ndarray) -> list[str]:
     """uint8 strips (n, 32, 160) -> the numbers the model reads in them (greedy CTC decoding)."""
     from mnist_sketch.number_strip import strip_digits
@@ -87,8 +104,8 @@ def run(args: argparse.Namespace) -> dict:
     model.compile(optimizer=keras.optimizers.Adam(args.learning_rate), loss=ctc_loss)
     schedule = keras.callbacks.LearningRateScheduler(lambda epoch: args.learning_rate * 0.5 ** max(0, epoch - 1))
     start = time.time()
-    history = model.fit(x[..., None].astype(np.float32) / 255.0, y, batch_size=args.batch_size, epochs=args.epochs,
-                        validation_data=(x_val[..., None].astype(np.float32) / 255.0, y_val),
+    history = model.fit(batches(x, y, args.batch_size, shuffle=True), epochs=args.epochs,
+                        validation_data=batches(x_val, y_val, args.batch_size, shuffle=False),
                         callbacks=[schedule], verbose=2)
     seconds = time.time() - start
 
