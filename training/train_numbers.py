@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> dict:
     start = time.time()
     history = model.fit(batches(x, y, args.batch_size, shuffle=True), epochs=args.epochs,
                         validation_data=batches(x_val, y_val, args.batch_size, shuffle=False),
-                        callbacks=[schedule], verbose=2)
+                        callbacks=[schedule], verbose=2, shuffle=False)  # `batches` shuffles
     seconds = time.time() - start
 
     read, truth = read_strips(model, x_test), texts(y_test)
