@@ -19,10 +19,14 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from training.data import VALIDATION_SIZE, DataUnavailable, load_mnist
+
+if TYPE_CHECKING:  # TensorFlow is imported only once the data has loaded
+    import tensorflow as tf
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -53,7 +57,7 @@ def ctc_loss(targets, logits):
     return ops.ctc_loss(targets, logits, target_lengths, logit_lengths, mask_index=0)
 
 
-def batches(strips: np.ndarray, targets: np.ndarray, batch_size: int, shuffle: bool):
+def batches(strips: np.ndarray, targets: np.ndarray, batch_size: int, shuffle: bool) -> tf.data.Dataset:
     """A tf.data pipeline of (batch, 32, 160, 1) float strips in [0, 1] and their targets.
 
     The strips stay uint8 in memory and are scaled a batch at a time: as floats,
