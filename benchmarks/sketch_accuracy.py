@@ -24,7 +24,7 @@ With several --model files each is scored on the same inputs; --ensemble also
 scores the mean of their probabilities. --record writes the figures of the
 (one) model into its folder's metrics.json under "pen_drawn" and re-renders
 the model card README.md beside it. --cache keeps the rendered inputs in
-benchmarks/out/ (keyed by the code and data that made them), so scoring
+benchmarks/out/ (keyed by the code and data that made them, not by the models' code), so scoring
 another model takes a minute instead of five.
 
 UNIPEN is a measuring set only: nothing trains on it.
@@ -33,6 +33,7 @@ UNIPEN is a measuring set only: nothing trains on it.
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import os
 import pickle
@@ -102,11 +103,26 @@ def _init_worker(path: str, stroke_width: float | None) -> None:
         _data = {k: z[k] for k in z.files}
 
 
+def package_sources(module: str) -> list[Path]:
+    """The source files of `module` (e.g. "mnist_sketch.segment") and of every module of the package it
+    imports, directly or not: the code the inputs are made with. The models' code (`predict`) is not
+    among them, so changing how drawings are read keeps the cached inputs."""
+    seen, todo = set(), [module]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        tree = ast.parse((ROOT / f"{name.replace('.', '/')}.py").read_text())
+        todo += [node.module for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mnist_sketch.")]
+    return [ROOT / f"{name.replace('.', '/')}.py" for name in sorted(seen)]
+
+
 def cache_key(strokes: Path, options: str, scripts: list[Path]) -> str:
     """A hash of everything the inputs depend on: the data, the tools and code that make them, the options."""
     digest = hashlib.sha256(options.encode())
-    sources = [strokes, *sorted((SHARED / "tools").glob("*.py")), *scripts,
-               *sorted((ROOT / "mnist_sketch").glob("*.py"))]
+    sources = [strokes, *sorted((SHARED / "tools").glob("*.py")), *scripts, *package_sources("mnist_sketch.segment")]
     for path in sources:
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
