@@ -105,18 +105,23 @@ def _init_worker(path: str, stroke_width: float | None) -> None:
 
 def package_sources(module: str) -> list[Path]:
     """The source files of `module` (e.g. "mnist_sketch.segment") and of every module of the package it
-    imports, directly or not: the code the inputs are made with. The models' code (`predict`) is not
-    among them, so changing how drawings are read keeps the cached inputs."""
+    imports, directly or not (the package imports its own modules as `from mnist_sketch.x import ...`):
+    the code the inputs are made with. The models' code (`predict`) is not among them, so changing how
+    drawings are read keeps the cached inputs."""
     seen, todo = set(), [module]
     while todo:
         name = todo.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        tree = ast.parse((ROOT / f"{name.replace('.', '/')}.py").read_text())
-        todo += [node.module for node in ast.walk(tree)
-                 if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mnist_sketch.")]
-    return [ROOT / f"{name.replace('.', '/')}.py" for name in sorted(seen)]
+        if name not in seen:
+            seen.add(name)
+            tree = ast.parse(module_path(name).read_text())
+            todo += [node.module for node in ast.walk(tree)
+                     if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mnist_sketch.")]
+    return [module_path(name) for name in sorted(seen)]
+
+
+def module_path(name: str) -> Path:
+    """"mnist_sketch.segment" -> ROOT/mnist_sketch/segment.py"""
+    return ROOT / f"{name.replace('.', '/')}.py"
 
 
 def cache_key(strokes: Path, options: str, scripts: list[Path]) -> str:

@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> dict:
     start = time.time()
     history = model.fit(batches(x, y, args.batch_size, shuffle=True), epochs=args.epochs,
                         validation_data=batches(x_val, y_val, args.batch_size, shuffle=False),
-                        callbacks=[schedule], verbose=2, shuffle=False)  # `batches` shuffles
+                        callbacks=[schedule], verbose=2)
     seconds = time.time() - start
 
     read, truth = read_strips(model, x_test), texts(y_test)
