@@ -4,7 +4,7 @@ A number is 1 to MAX_LENGTH digits of one MNIST split laid left to right the way
 people write on a pad: each digit restyled (`augment.style_digit`) half the time
 when its class has another common style, slanted and turned a little, scaled to a
 common height (+-10 %), on a baseline that wobbles (+-8 % of the height), with gaps
-of 5-60 % of the height between neighbours, or, in OVERLAP_PROB of the gaps, -15 %
+of 5-60 % of the height between neighbours, or, in OVERLAP_PROB of the gaps, -20 %
 to +5 %: the digits' boxes overlap and their ink touches or crosses, the case the
 splitter cannot part. PEN_PROB of the numbers are thinned to their skeleton and
 redrawn with a round pen 3-30 % of the height wide (what a sketchpad delivers);
@@ -30,7 +30,8 @@ from training.augment import STYLED_CLASSES, style_digit
 MAX_LENGTH = 6
 LENGTH_PROBS = (0.12, 0.2, 0.2, 0.2, 0.2, 0.08)  # of 1, 2, ... MAX_LENGTH digits
 DIGIT_HEIGHT = 96  # px: digits are composed at this height, then framed into the strip
-OVERLAP_PROB = 0.2
+OVERLAP_PROB = 0.3
+OVERLAP = (-0.2, 0.05)  # gap of an overlapping pair, as a share of the digit height
 PEN_PROB = 0.8
 PEN_WIDTH = (0.03, 0.3)  # share of the digit height
 STYLE_PROB = 0.5
@@ -67,7 +68,7 @@ def compose(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator) ->
     for k, (image, label) in enumerate(zip(images, labels)):
         digit = _digit_ink(image, int(label), rng)
         if k:
-            x += DIGIT_HEIGHT * (rng.uniform(-0.15, 0.05) if rng.random() < OVERLAP_PROB else rng.uniform(0.05, 0.6))
+            x += DIGIT_HEIGHT * (rng.uniform(*OVERLAP) if rng.random() < OVERLAP_PROB else rng.uniform(0.05, 0.6))
         bottom = DIGIT_HEIGHT * (1.2 + rng.uniform(-0.08, 0.08))
         parts.append((digit, round(x), round(bottom) - digit.shape[0]))
         x += digit.shape[1]
@@ -124,6 +125,7 @@ def texts(targets: np.ndarray) -> list[str]:
 
 def recipe() -> dict[str, float | int | list[float]]:
     """The synthesis parameters, for numbers_metrics.json and the model card."""
-    return {"max_length": MAX_LENGTH, "length_probs": list(LENGTH_PROBS), "overlap_prob": OVERLAP_PROB,
+    return {"max_length": MAX_LENGTH, "length_probs": list(LENGTH_PROBS),
+            "overlap_prob": OVERLAP_PROB, "overlap": list(OVERLAP),
             "pen_prob": PEN_PROB, "pen_width_min": PEN_WIDTH[0], "pen_width_max": PEN_WIDTH[1],
             "style_prob": STYLE_PROB, "rotation_deg": ROTATION_DEG, "shear": SHEAR}
