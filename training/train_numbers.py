@@ -34,7 +34,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=os.environ.get("MNIST_NPZ") or None,
                         help="local MNIST .npz; default: $MNIST_NPZ, else keras.datasets.mnist.load_data()")
     parser.add_argument("--out", type=Path, default=Path("model"), help="output folder (default: model/)")
-    parser.add_argument("--numbers", type=int, default=450_000, help="training numbers (default: 450,000)")
+    parser.add_argument("--numbers", type=int, default=600_000, help="training numbers (default: 600,000)")
     parser.add_argument("--test-numbers", type=int, default=10_000)
     parser.add_argument("--epochs", type=int, default=7)
     parser.add_argument("--batch-size", type=int, default=128)
