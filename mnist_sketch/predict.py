@@ -35,7 +35,7 @@ CHUNK = 1024  # images per model call in predict_batch: under 1 GB of activation
 # NUMBER_ASPECT times as wide as high, and the number reader is at least SEQUENCE_SURE sure of all
 # its digits. These were chosen on benchmarks/number_accuracy.py's numbers and sketch_accuracy.py's
 # single digits (benchmarks/RESULTS.md): they keep single digits read as they were.
-ONE_DIGIT_SURE = 0.999
+ONE_DIGIT_SURE = 0.99
 NUMBER_ASPECT = 1.0
 SEQUENCE_SURE = 0.7
 
