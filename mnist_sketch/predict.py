@@ -136,10 +136,18 @@ def combine(reading: Reading, strip: Strip, digits: list[StripDigit]) -> Reading
         return reading
     if len(digits) == count:
         return Reading(tuple((p + d.probabilities) / 2 for p, d in zip(reading.probabilities, digits)), reading.inputs)
-    sure = math.prod(float(d.probabilities.max()) for d in digits)
-    if count == 1 and (reading.confidence >= ONE_DIGIT_SURE or strip.aspect < NUMBER_ASPECT or sure < SEQUENCE_SURE):
+    if count == 1 and not overrules_one_digit(reading, strip, digits):
         return reading
     return Reading(tuple(d.probabilities for d in digits), tuple(digit_inputs(strip, digits)))
+
+
+def overrules_one_digit(reading: Reading, strip: Strip, digits: list[StripDigit],
+                        one_digit_sure: float = ONE_DIGIT_SURE, number_aspect: float = NUMBER_ASPECT,
+                        sequence_sure: float = SEQUENCE_SURE) -> bool:
+    """Whether the number reader's `digits` (two or more) replace the digit CNN's one-digit `reading`
+    (the rule above ONE_DIGIT_SURE; benchmarks/number_rule.py scores other thresholds)."""
+    sure = math.prod(float(d.probabilities.max()) for d in digits)
+    return reading.confidence < one_digit_sure and strip.aspect >= number_aspect and sure >= sequence_sure
 
 
 class DigitReader:

@@ -8,7 +8,8 @@ import pytest
 from mnist_sketch.example_digits import pad_value
 from mnist_sketch.number_strip import FRAMES, INK_HEIGHT, MARGIN, SLICE_HEIGHT, STRIP_SIZE, StripDigit, \
     digit_inputs, frame_number, strip_digits
-from mnist_sketch.predict import NUMBER_ASPECT, ONE_DIGIT_SURE, SEQUENCE_SURE, Reading, combine
+from mnist_sketch.predict import NUMBER_ASPECT, ONE_DIGIT_SURE, SEQUENCE_SURE, Reading, combine, \
+    overrules_one_digit
 from mnist_sketch.preprocess import EmptyDrawing
 from mnist_sketch.segment import split
 from mnist_sketch.strokes import draw_on_paper, parse_strokes
@@ -130,6 +131,15 @@ def test_a_one_digit_reading_gives_way_only_to_a_sure_number_reading_of_wide_ink
     assert (combined is single) == kept
     if not kept:
         assert combined.text == "17"
+
+
+def test_the_rules_thresholds_can_be_scored_one_by_one():
+    """benchmarks/number_rule.py scores other thresholds through the same function `combine` uses."""
+    single, digits = reading_of((4, 0.995)), found((1, 0.8), (7, 1.0))
+    assert overrules_one_digit(single, WIDE, digits) == (0.995 < ONE_DIGIT_SURE and 0.8 >= SEQUENCE_SURE)
+    assert overrules_one_digit(single, WIDE, digits, one_digit_sure=0.999, sequence_sure=0.7)
+    assert not overrules_one_digit(single, WIDE, digits, one_digit_sure=0.999, sequence_sure=0.9)
+    assert not overrules_one_digit(single, WIDE, digits, one_digit_sure=0.999, number_aspect=2.5)
 
 
 def test_no_digits_found_keeps_the_splitters_reading():
