@@ -37,7 +37,8 @@ def small_mnist(tmp_path_factory, mnist_digits) -> Path:
 def trained(tmp_path_factory, small_mnist) -> tuple[Path, subprocess.CompletedProcess]:
     out = tmp_path_factory.mktemp("run") / "model"
     result = run_cli("-m", "training.train", "--data", str(small_mnist), "--out", str(out), "--epochs", "4",
-                     "--batch-size", "64", "--validation-size", "500", "--seed", "3")
+                     "--batch-size", "64", "--validation-size", "500", "--seed", "3",
+                     "--label-smoothing", "0.05")
     assert result.returncode == 0, result.stderr[-3000:]
     return out, result
 
@@ -75,6 +76,7 @@ def test_metrics_are_complete(trained, small_mnist):
     out, _ = trained
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs"] == 4 and metrics["batch_size"] == 64 and metrics["seed"] == 3
+    assert metrics["label_smoothing"] == 0.05 and metrics["distillation"] is None
     assert metrics["ema_momentum"] == pytest.approx(1 - 8 / (4 * 55))  # 3,500 images in batches of 64
     assert metrics["train_images"] == 3500 and metrics["validation_images"] == 500 and metrics["test_images"] == 1000
     assert set(metrics["per_class_accuracy"]) == {str(d) for d in range(10)}
@@ -101,6 +103,7 @@ def test_card_yaml_matches_metrics(trained):
     assert "# mnist-sketch CNN" in text
     assert "training_curves.png" in text and "confusion_matrix.png" in text
     assert "load_model(hf_hub_download(" in text
+    assert "each gives 0.05 of its weight evenly to all ten classes" in text
 
 
 def test_finished_folder_is_not_overwritten(trained, small_mnist):
@@ -177,6 +180,18 @@ def test_interrupted_run_resumes_from_last_finished_epoch(tmp_path, small_mnist)
     assert metrics["epochs_this_run"] < 3
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--label-smoothing", "1"], "--label-smoothing must be at least 0 and below 1"),
+    (["--label-smoothing", "0.1", "--teachers", "model/mnist.h5"], "--label-smoothing does not go with --teachers"),
+])
+def test_unusable_options_give_one_clear_message(args, message, capsys):
+    from training.train import parse_args
+
+    with pytest.raises(SystemExit) as exit_:
+        parse_args(args)
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
 def test_weight_average_spans_two_epochs_or_an_eighth_of_a_short_run():
     from training.train import ema_momentum
 
@@ -224,10 +239,12 @@ def test_a_card_says_how_many_corrections_and_which_levers_a_run_used(tmp_path):
     metrics["extra_data"] = {"source": "me/corrections@abc", "records": 12, "skipped": 1, "digits": 14,
                              "repeat": 20, "digits_per_class": {str(d): int(d == 9) * 14 for d in range(10)}}
     metrics["distillation"] = {"teachers": ["a/mnist.h5", "b/mnist.h5"], "alpha": 0.1, "temperature": 2.0}
+    metrics["label_smoothing"] = 0.1
     (tmp_path / "mnist.h5").write_bytes(b"x" * 1000)
     card = write_card(tmp_path, metrics).content
     assert "14 digits from 12 records" in card and "`me/corrections@abc`" in card and "9: 14" in card
     assert "mean of 2 trained models' predictions" in card
+    assert "Labels smoothed: each gives 0.1 of its weight" in card
 
 
 def test_the_number_reader_trains_on_synthetic_numbers_and_reads_them(tmp_path, small_mnist):

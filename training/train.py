@@ -58,6 +58,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--elastic-prob", type=float, default=None,
                         help="share of training digits bent by a smooth random displacement field "
                              "(default: the recipe's)")
+    parser.add_argument("--label-smoothing", type=float, default=0.0,
+                        help="train on labels that give this share of their weight evenly to all ten classes "
+                             "(default: 0, the recipe's)")
     parser.add_argument("--extra-data", metavar="PATH_OR_DATASET_REPO",
                         help="visitors' corrections (a folder of the app's records, or a Hub dataset repo) "
                              "mixed into the training set, never into validation")
@@ -84,10 +87,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for name in ("pen_prob", "elastic_prob"):
         if getattr(args, name) is not None and not 0.0 <= getattr(args, name) <= 1.0:
             parser.error(f"--{name.replace('_', '-')} must be between 0 and 1")
+    if not 0.0 <= args.label_smoothing < 1.0:
+        parser.error("--label-smoothing must be at least 0 and below 1")
     if args.teachers:
         missing = [str(p) for p in args.teachers if not p.is_file()]
         if missing:
             parser.error(f"--teachers: no model file at {', '.join(missing)}")
+        if args.label_smoothing:  # the teachers' softened predictions already take the labels' place
+            parser.error("--label-smoothing does not go with --teachers")
     elif args.distill_alpha is not None or args.distill_temperature is not None:
         parser.error("--distill-alpha and --distill-temperature need --teachers")
     if args.extra_repeat is not None and (not args.extra_data or args.extra_repeat < 1):
@@ -187,7 +194,8 @@ def train_model(data: Mnist, args: argparse.Namespace, corrections: Corrections 
         trainer.compile(optimizer=optimizer, metrics=["accuracy"])
     else:
         trainer = model
-        trainer.compile(optimizer=optimizer, loss="categorical_crossentropy", metrics=["accuracy"])
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=args.label_smoothing)
+        trainer.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
     callbacks = [
         keras.callbacks.BackupAndRestore(str(args.out / BACKUP_DIR)),
         keras.callbacks.CSVLogger(str(args.out / "history.csv"), append=True),
@@ -280,6 +288,7 @@ def run(args: argparse.Namespace) -> dict:
                                                  if corrections is not None else 0)) if args.augment else None,
         "augment": args.augment,
         "augmentation": augment.recipe(args.pen_prob, args.elastic_prob) if args.augment else None,
+        "label_smoothing": args.label_smoothing,
         "distillation": {"teachers": [str(p) for p in args.teachers], "alpha": args.distill_alpha,
                          "temperature": args.distill_temperature} if args.teachers else None,
         "extra_data": summary(corrections, args.extra_repeat) if corrections is not None else None,
