@@ -280,6 +280,7 @@ def main() -> int:
         figures = score(str(path), all_probs[-1], inputs)
     if args.ensemble:  # the mean of the models' single-digit readings
         mean = {key: np.mean([p[key] for p in all_probs], axis=0) for key in all_probs[0]}
+        mean.update({key: round(float(value), 1) for key, value in mean.items() if np.ndim(value) == 0})  # counts
         score(f"ensemble of {len(args.model)}: mean of their probabilities", mean, inputs)
     if args.record:
         from training.card import record_pen_drawn
