@@ -182,7 +182,8 @@ def test_interrupted_run_resumes_from_last_finished_epoch(tmp_path, small_mnist)
 
 @pytest.mark.parametrize("args, message", [
     (["--label-smoothing", "1"], "--label-smoothing must be at least 0 and below 1"),
-    (["--label-smoothing", "0.1", "--teachers", "model/mnist.h5"], "--label-smoothing does not go with --teachers"),
+    (["--label-smoothing", "0.1", "--teachers", str(ROOT / "model" / "mnist.h5")],
+     "--label-smoothing does not go with --teachers"),
 ])
 def test_unusable_options_give_one_clear_message(args, message, capsys):
     from training.train import parse_args
