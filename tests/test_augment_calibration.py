@@ -88,6 +88,100 @@ def test_app_view_is_the_apps_preprocessing(mnist_digits):
     assert np.array_equal(mix_app_view(x[:400], seed=0, prob=0.5), mixed)
 
 
+def _uniform_width(image: np.ndarray) -> float:
+    """Relative spread of a uint8 digit's local stroke widths: the distance-to-background at skeleton pixels."""
+    from scipy import ndimage
+    from skimage.morphology import skeletonize
+
+    inked = image > 127
+    radii = ndimage.distance_transform_edt(inked)[skeletonize(inked)]
+    return float(radii.std() / radii.mean())
+
+
+def test_pen_redraw_gives_uniform_strokes_of_the_pens_width(mnist_digits):
+    from mnist_sketch.preprocess import stroke_width
+    from training.augment import mix_pen_view, pen_redraw
+
+    x, _ = mnist_digits
+    for image in x[:30]:
+        thin, wide = pen_redraw(image, 2.2), pen_redraw(image, 3.4)
+        assert thin.dtype == np.uint8 and thin.shape == (28, 28)
+        assert stroke_width(thin / 255.0) < stroke_width(wide / 255.0)
+    spread = np.median([_uniform_width(pen_redraw(image, 3.0)) for image in x[:30]])
+    assert spread < np.median([_uniform_width(image) for image in x[:30]])  # a pen's width, not a scan's
+    mixed = mix_pen_view(x[:400], seed=0, prob=0.25)
+    assert 0.15 < (mixed != x[:400]).any(axis=(1, 2)).mean() < 0.35
+    assert np.array_equal(mix_pen_view(x[:400], seed=0, prob=0.25), mixed)
+    assert np.array_equal(mix_pen_view(x[:400], seed=0, prob=0.0), x[:400])
+
+
+def test_fat_pen_view_fills_loops_and_is_thinned_back_to_the_apps_width(mnist_digits):
+    from scipy import ndimage
+
+    from mnist_sketch.preprocess import STROKE_WIDTH, preprocess, stroke_width
+    from training.augment import fat_pen_view, mix_fat_pen_view
+
+    def holes(image: np.ndarray) -> int:
+        """Background regions not touching the border: the digit's closed loops."""
+        labels, n = ndimage.label(image <= 127)
+        return n - len(set(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])) - {0})
+
+    x, y = mnist_digits
+    eights = x[y == 8][:40]
+    fat = [fat_pen_view(image, 5.5) for image in eights]
+    assert all(image.dtype == np.uint8 and image.shape == (28, 28) for image in fat)
+    assert sum(map(holes, fat)) < 0.8 * sum(holes(preprocess(image) * 255) for image in eights)  # 47 of 73 here
+    widths = [stroke_width(image / 255.0) for image in fat]
+    assert abs(np.median(widths) - STROKE_WIDTH) < 0.6  # the app's thinning, not the fat pen's 5.5 px
+    mixed = mix_fat_pen_view(x[:400], seed=1, prob=0.25)
+    assert 0.15 < (mixed != x[:400]).any(axis=(1, 2)).mean() < 0.35
+    assert np.array_equal(mix_fat_pen_view(x[:400], seed=0, prob=0.0), x[:400])
+
+
+def test_fill_prob_fills_loops_in_that_share_of_a_batch(mnist_digits):
+    import tensorflow as tf
+
+    from training.augment import _fill_small_loops
+
+    x, y = mnist_digits
+    batch = tf.constant(x[y == 0][:200, ..., None] / 255.0, tf.float32)
+    seed = tf.constant([5, 6], tf.int64)
+    assert np.array_equal(_fill_small_loops(batch, seed, 0.0).numpy(), batch.numpy())
+    for prob in (0.2, 0.6):
+        filled = (_fill_small_loops(batch, seed, prob).numpy() != batch.numpy()).any(axis=(1, 2, 3)).mean()
+        assert abs(filled - prob) < 0.1
+
+
+def test_distiller_trains_only_the_student_towards_the_teachers(reader, mnist_digits):
+    import keras
+
+    from mnist_sketch.model import build_model
+    from training.distill import Distiller, soften
+
+    x, y = mnist_digits
+    images, labels = x[:256, ..., None].astype(np.float32) / 255.0, np.eye(10, dtype=np.float32)[y[:256]]
+    teacher = build_model()
+    teacher.set_weights(reader.model.get_weights())
+    teacher.trainable = False
+    before = [w.copy() for w in teacher.get_weights()]
+    student = build_model()
+    keras.utils.set_random_seed(0)
+    trainer = Distiller(student, [teacher], alpha=0.1, temperature=2.0)
+    trainer.compile(optimizer=keras.optimizers.Adam(1e-3))
+    def agree() -> float:
+        """Share of the images the student reads as the teacher does."""
+        read = [model.predict(images, verbose=0).argmax(axis=1) for model in (student, teacher)]
+        return float((read[0] == read[1]).mean())
+
+    start = agree()
+    trainer.fit(images, labels, epochs=8, batch_size=64, verbose=0)
+    assert agree() > max(start, 0.7)
+    assert all(np.array_equal(a, b) for a, b in zip(before, teacher.get_weights()))
+    probs = teacher.predict(images[:4], verbose=0)
+    soft = soften(probs, 2.0).numpy()
+    assert np.allclose(soft.sum(axis=1), 1.0, atol=1e-5) and (soft.max(axis=1) <= probs.max(axis=1) + 1e-6).all()
+
+
 def _overconfident(n: int, temperature: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Probabilities whose calibrated version is softmax(logits); they are softmax(logits * T)."""
     rng = np.random.default_rng(seed)

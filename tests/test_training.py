@@ -38,7 +38,7 @@ def trained(tmp_path_factory, small_mnist) -> tuple[Path, subprocess.CompletedPr
     out = tmp_path_factory.mktemp("run") / "model"
     result = run_cli("-m", "training.train", "--data", str(small_mnist), "--out", str(out), "--epochs", "4",
                      "--batch-size", "64", "--validation-size", "500", "--seed", "3",
-                     "--label-smoothing", "0.05")
+                     "--label-smoothing", "0.05", "--fat-pen-prob", "0.1", "--fill-prob", "0.3")
     assert result.returncode == 0, result.stderr[-3000:]
     return out, result
 
@@ -77,6 +77,8 @@ def test_metrics_are_complete(trained, small_mnist):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs"] == 4 and metrics["batch_size"] == 64 and metrics["seed"] == 3
     assert metrics["label_smoothing"] == 0.05 and metrics["distillation"] is None
+    assert metrics["augmentation"]["fat_pen_prob"] == 0.1 and metrics["augmentation"]["fill_prob"] == 0.3
+    assert metrics["augmentation"]["pen_prob"] == 0.0  # the recipe's, as no flag asked otherwise
     assert metrics["ema_momentum"] == pytest.approx(1 - 8 / (4 * 55))  # 3,500 images in batches of 64
     assert metrics["train_images"] == 3500 and metrics["validation_images"] == 500 and metrics["test_images"] == 1000
     assert set(metrics["per_class_accuracy"]) == {str(d) for d in range(10)}
@@ -182,6 +184,8 @@ def test_interrupted_run_resumes_from_last_finished_epoch(tmp_path, small_mnist)
 
 @pytest.mark.parametrize("args, message", [
     (["--label-smoothing", "1"], "--label-smoothing must be at least 0 and below 1"),
+    (["--fat-pen-prob", "1.5"], "--fat-pen-prob must be between 0 and 1"),
+    (["--fill-prob", "-0.1"], "--fill-prob must be between 0 and 1"),
     (["--label-smoothing", "0.1", "--teachers", str(ROOT / "model" / "mnist.h5")],
      "--label-smoothing does not go with --teachers"),
 ])
@@ -241,11 +245,14 @@ def test_a_card_says_how_many_corrections_and_which_levers_a_run_used(tmp_path):
                              "repeat": 20, "digits_per_class": {str(d): int(d == 9) * 14 for d in range(10)}}
     metrics["distillation"] = {"teachers": ["a/mnist.h5", "b/mnist.h5"], "alpha": 0.1, "temperature": 2.0}
     metrics["label_smoothing"] = 0.1
+    metrics["augmentation"].update(fat_pen_prob=0.25, fat_pen_width_min=3.5, fat_pen_width_max=5.5, fill_prob=0.3)
     (tmp_path / "mnist.h5").write_bytes(b"x" * 1000)
     card = write_card(tmp_path, metrics).content
     assert "14 digits from 12 records" in card and "`me/corrections@abc`" in card and "9: 14" in card
     assert "mean of 2 trained models' predictions" in card
     assert "Labels smoothed: each gives 0.1 of its weight" in card
+    assert "25 % of the digits redrawn with a fat round pen\n  3.5-5.5 px wide" in card
+    assert "small loops filled (a morphological closing) in 30 % of the digits" in card
 
 
 def test_the_number_reader_trains_on_synthetic_numbers_and_reads_them(tmp_path, small_mnist):

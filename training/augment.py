@@ -48,18 +48,25 @@ APP_VIEW_PROB = 0.5  # share of digits shown as the app's preprocessing frames t
 FILL_PROB = 0.2
 PEN_PROB = 0.0  # share of digits redrawn with a round pen along their skeleton (train.py's --pen-prob)
 PEN_WIDTH = (2.2, 3.4)  # pen widths drawn from, in px at 28x28: around the app's STROKE_WIDTH of 2.8
+# Share of digits drawn with a fat pen and thinned back by the app (train.py's --fat-pen-prob), and the
+# widths drawn from, in px at 28x28: a 32 px brush on a digit 120-200 px high (the small, off-corner
+# sketch) is 3.2-5.3 px at MNIST's 20 px box.
+FAT_PEN_PROB = 0.0
+FAT_PEN_WIDTH = (3.5, 5.5)
 ELASTIC_PROB = 0.0  # share of digits bent by a smooth random displacement field (train.py's --elastic-prob)
 ELASTIC_SIGMA = 4.0  # px: the displacement field's smoothness (Simard et al., 2003)
 ELASTIC_PX = 2.0  # px: the largest typical (RMS) displacement, drawn per image from 0 to this
 
 
-def recipe(pen_prob: float = PEN_PROB, elastic_prob: float = ELASTIC_PROB) -> dict[str, float]:
+def recipe(pen_prob: float = PEN_PROB, elastic_prob: float = ELASTIC_PROB, fill_prob: float = FILL_PROB,
+           fat_pen_prob: float = FAT_PEN_PROB) -> dict[str, float]:
     """The augmentation parameters, for metrics.json and the model card."""
     return {"style_prob": STYLE_PROB, "rotation_deg": ROTATION_DEG, "shear": SHEAR, "zoom": ZOOM,
             "shift_px": SHIFT_PX, "thickness_min": THICKNESS[0], "thickness_max": THICKNESS[1],
-            "fill_prob": FILL_PROB, "app_view_prob": APP_VIEW_PROB, "pen_prob": pen_prob,
+            "fill_prob": fill_prob, "app_view_prob": APP_VIEW_PROB, "pen_prob": pen_prob,
             "pen_width_min": PEN_WIDTH[0], "pen_width_max": PEN_WIDTH[1], "elastic_prob": elastic_prob,
-            "elastic_sigma": ELASTIC_SIGMA, "elastic_px": ELASTIC_PX}
+            "elastic_sigma": ELASTIC_SIGMA, "elastic_px": ELASTIC_PX, "fat_pen_prob": fat_pen_prob,
+            "fat_pen_width_min": FAT_PEN_WIDTH[0], "fat_pen_width_max": FAT_PEN_WIDTH[1]}
 
 
 def _draw_line(ink: np.ndarray, points: list[tuple[float, float]], width: float) -> np.ndarray:
@@ -181,6 +188,18 @@ def mix_app_view(x: np.ndarray, seed: int, prob: float = APP_VIEW_PROB) -> np.nd
     return out
 
 
+def _pen_ink(image: np.ndarray, width: float) -> np.ndarray | None:
+    """A uint8 (28, 28) digit's skeleton redrawn with a round pen `width` px wide (at 28x28 scale), at
+    UPSCALE x: float (112, 112) in {0, 1}; None for the rare near-empty digit (no skeleton)."""
+    size = 28 * UPSCALE
+    inked = np.asarray(Image.fromarray(image).resize((size, size), Image.Resampling.BILINEAR)) > 127
+    skeleton = skeletonize(inked)
+    if not skeleton.any():
+        return None
+    distance = ndimage.distance_transform_edt(~skeleton)
+    return (distance <= width * UPSCALE / 2).astype(np.float32)
+
+
 def pen_redraw(image: np.ndarray, width: float) -> np.ndarray:
     """One uint8 (28, 28) digit thinned to its skeleton and redrawn with a round pen `width` px wide.
 
@@ -188,13 +207,9 @@ def pen_redraw(image: np.ndarray, width: float) -> np.ndarray:
     inked there, and area-averaging back to 28x28 anti-aliases the strokes.
     The result is framed like MNIST again (20x20 box, centred by mass): uint8 (28, 28).
     """
-    size = 28 * UPSCALE
-    inked = np.asarray(Image.fromarray(image).resize((size, size), Image.Resampling.BILINEAR)) > 127
-    skeleton = skeletonize(inked)
-    if not skeleton.any():  # the rare near-empty digit stays as it is
+    pen = _pen_ink(image, width)
+    if pen is None:  # the rare near-empty digit stays as it is
         return image
-    distance = ndimage.distance_transform_edt(~skeleton)
-    pen = (distance <= width * UPSCALE / 2).astype(np.float32)
     small = pen.reshape(28, UPSCALE, 28, UPSCALE).mean(axis=(1, 3))
     return np.rint(center_by_mass(fit_in_box(small)) * 255.0).astype(np.uint8)
 
@@ -207,6 +222,33 @@ def mix_pen_view(x: np.ndarray, seed: int, prob: float = PEN_PROB) -> np.ndarray
     out = x.copy()
     for i, width in zip(pick, widths):
         out[i] = pen_redraw(x[i], width)
+    return out
+
+
+def fat_pen_view(image: np.ndarray, width: float) -> np.ndarray:
+    """One uint8 (28, 28) digit redrawn with a fat round pen `width` px wide, then read by the app's own
+    `preprocess`, which thins the strokes back to STROKE_WIDTH: uint8 (28, 28).
+
+    A fat brush on a small drawing merges what a thin one keeps apart (loops fill, close strokes
+    touch, ends round off) and thinning cannot undo it; this is the look such drawings reach the model in.
+    """
+    pen = _pen_ink(image, width)
+    if pen is None:
+        return image
+    try:
+        return np.rint(preprocess(np.rint(pen * 255.0).astype(np.uint8)) * 255.0).astype(np.uint8)
+    except EmptyDrawing:
+        return image
+
+
+def mix_fat_pen_view(x: np.ndarray, seed: int, prob: float = FAT_PEN_PROB) -> np.ndarray:
+    """`x` (n, 28, 28) uint8 with a random `prob` share replaced by `fat_pen_view`, widths uniform in FAT_PEN_WIDTH."""
+    rng = np.random.default_rng(seed)
+    pick = np.flatnonzero(rng.random(len(x)) < prob)
+    widths = rng.uniform(*FAT_PEN_WIDTH, size=len(pick))
+    out = x.copy()
+    for i, width in zip(pick, widths):
+        out[i] = fat_pen_view(x[i], width)
     return out
 
 
@@ -245,8 +287,8 @@ def _change_thickness(batch: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     return batch + tf.abs(amount) * (target - batch)
 
 
-def _fill_small_loops(batch: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-    """For FILL_PROB of the images, a morphological closing (dilate, then erode back) of size 3 or 5.
+def _fill_small_loops(batch: tf.Tensor, seed: tf.Tensor, prob: float) -> tf.Tensor:
+    """For `prob` of the images, a morphological closing (dilate, then erode back) of size 3 or 5.
 
     A fat brush on a small drawing fills the small loops of 4, 6, 8 and 9 and the
     preprocessing's thinning cannot reopen them; this shows the model such digits.
@@ -254,7 +296,7 @@ def _fill_small_loops(batch: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     u = tf.random.stateless_uniform((tf.shape(batch)[0], 1, 1, 1), seed=seed)
     closed3 = _erode(_dilate(batch, 3), 3)
     closed5 = _erode(_dilate(batch, 5), 5)
-    return tf.where(u < FILL_PROB / 2, closed5, tf.where(u < FILL_PROB, closed3, batch))
+    return tf.where(u < prob / 2, closed5, tf.where(u < prob, closed3, batch))
 
 
 def _gaussian_blur(fields: tf.Tensor, sigma: float) -> tf.Tensor:
@@ -296,7 +338,7 @@ def _full_strength(batch: tf.Tensor) -> tf.Tensor:
 
 
 def augment_batch(images: tf.Tensor, styled: tf.Tensor, seed: tf.Tensor, style_prob: float = STYLE_PROB,
-                  elastic_prob: float = ELASTIC_PROB) -> tf.Tensor:
+                  elastic_prob: float = ELASTIC_PROB, fill_prob: float = FILL_PROB) -> tf.Tensor:
     """Augment a float batch (b, 28, 28, 1) in [0, 1]; `styled` holds each image's restyled copy.
 
     `seed` is a stateless-RNG seed of shape (2,), so a run is repeatable.
@@ -305,7 +347,7 @@ def augment_batch(images: tf.Tensor, styled: tf.Tensor, seed: tf.Tensor, style_p
     n = tf.shape(images)[0]
     use_style = tf.random.stateless_uniform((n, 1, 1, 1), seed=seeds[0]) < style_prob
     images = tf.where(use_style, styled, images)
-    images = _fill_small_loops(images, seeds[3])
+    images = _fill_small_loops(images, seeds[3], fill_prob)
     images = _change_thickness(images, seeds[1])
     if elastic_prob > 0:  # its own stream, so the other draws are those of a run without it
         images = _elastic(images, tf.random.experimental.stateless_fold_in(seed, 4), elastic_prob)

@@ -55,7 +55,7 @@ class Distiller(keras.Model):
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """x: (batch, 28, 28, 1) images; y: one-hot labels (batch, 10); y_pred: the student's probabilities."""
         t = self.temperature
-        teacher = ops.mean(ops.stack([t(x, training=False) for t in self.teachers]), axis=0)
+        teacher = ops.mean(ops.stack([model(x, training=False) for model in self.teachers]), axis=0)
         soft = self.teacher_loss(soften(teacher, t), soften(y_pred, t)) * t**2  # T^2 keeps gradients comparable
         loss = self.alpha * self.label_loss(y, y_pred) + (1 - self.alpha) * soft
         return loss + ops.sum(self.losses) if self.losses else loss

@@ -58,6 +58,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--elastic-prob", type=float, default=None,
                         help="share of training digits bent by a smooth random displacement field "
                              "(default: the recipe's)")
+    parser.add_argument("--fill-prob", type=float, default=None,
+                        help="share of training digits whose small loops are filled, as a fat brush does "
+                             "(default: the recipe's)")
+    parser.add_argument("--fat-pen-prob", type=float, default=None,
+                        help="share of training digits redrawn with a fat round pen and thinned back by the "
+                             "app's preprocessing (default: the recipe's)")
     parser.add_argument("--label-smoothing", type=float, default=0.0,
                         help="train on labels that give this share of their weight evenly to all ten classes "
                              "(default: 0, the recipe's)")
@@ -84,7 +90,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.learning_rate = 2e-3 if args.augment else 1e-3
     if args.epochs < 1 or args.batch_size < 1:
         parser.error("--epochs and --batch-size must be at least 1")
-    for name in ("pen_prob", "elastic_prob"):
+    for name in ("pen_prob", "elastic_prob", "fill_prob", "fat_pen_prob"):
         if getattr(args, name) is not None and not 0.0 <= getattr(args, name) <= 1.0:
             parser.error(f"--{name.replace('_', '-')} must be between 0 and 1")
     if not 0.0 <= args.label_smoothing < 1.0:
@@ -120,17 +126,20 @@ def model_input(x: np.ndarray) -> np.ndarray:
 
 
 def make_datasets(data: Mnist, batch_size: int, augment: bool, seed: int, pen_prob: float = 0.0,
-                  elastic_prob: float = 0.0, extra: tuple[np.ndarray, np.ndarray] | None = None):
+                  elastic_prob: float = 0.0, extra: tuple[np.ndarray, np.ndarray] | None = None,
+                  fill_prob: float | None = None, fat_pen_prob: float = 0.0):
     """tf.data pipelines: (batch, 28, 28, 1) float ink in [0, 1] with one-hot (batch, 10) labels.
 
-    With `augment`, `pen_prob` of the digits are redrawn with a round pen (`mix_pen_view`), and
-    `elastic_prob` of each batch are bent by `augment_batch`. `extra` (uint8 images (n, 28, 28),
-    labels (n,)) join the training set as they are, already framed like the app's drawings: they are
-    not restyled, re-framed or redrawn, only warped per batch like every digit.
+    With `augment`, `pen_prob` of the digits are redrawn with a round pen (`mix_pen_view`),
+    `fat_pen_prob` with a fat one and thinned back (`mix_fat_pen_view`), and `augment_batch` bends
+    `elastic_prob` of each batch and fills the small loops of `fill_prob` (default: the recipe's).
+    `extra` (uint8 images (n, 28, 28), labels (n,)) join the training set as they are, already framed
+    like the app's drawings: they are not restyled, re-framed or redrawn, only warped per batch like every digit.
     """
     import tensorflow as tf
 
-    from training.augment import add_writing_styles, augment_batch, mix_app_view, mix_pen_view
+    from training.augment import (FILL_PROB, add_writing_styles, augment_batch, mix_app_view, mix_fat_pen_view,
+                                  mix_pen_view)
 
     def one_hot(y: np.ndarray) -> np.ndarray:
         return np.eye(10, dtype=np.float32)[y]
@@ -145,14 +154,17 @@ def make_datasets(data: Mnist, batch_size: int, augment: bool, seed: int, pen_pr
         return train.prefetch(tf.data.AUTOTUNE), val
 
     styled = mix_app_view(add_writing_styles(data.x_train, data.y_train, seed), seed + 1)
-    styled = model_input(np.concatenate([mix_pen_view(styled, seed + 3, pen_prob), extra_x]))
-    x_train = model_input(np.concatenate([mix_pen_view(mix_app_view(data.x_train, seed), seed + 2, pen_prob), extra_x]))
+    styled = mix_fat_pen_view(mix_pen_view(styled, seed + 3, pen_prob), seed + 5, fat_pen_prob)
+    x_train = mix_pen_view(mix_app_view(data.x_train, seed), seed + 2, pen_prob)
+    x_train = mix_fat_pen_view(x_train, seed + 4, fat_pen_prob)
+    styled, x_train = model_input(np.concatenate([styled, extra_x])), model_input(np.concatenate([x_train, extra_x]))
+    fill_prob = FILL_PROB if fill_prob is None else fill_prob
     batches = tf.data.Dataset.from_tensor_slices((x_train, styled, y_train))
     batches = batches.shuffle(len(x_train), seed=seed).batch(batch_size)
     # One fresh stateless seed per batch, different in every epoch.
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
     train = tf.data.Dataset.zip(batches, seeds).map(
-        lambda b, s: (augment_batch(b[0], b[1], s, elastic_prob=elastic_prob), b[2]),
+        lambda b, s: (augment_batch(b[0], b[1], s, elastic_prob=elastic_prob, fill_prob=fill_prob), b[2]),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
     return train.prefetch(tf.data.AUTOTUNE), val
@@ -180,7 +192,8 @@ def train_model(data: Mnist, args: argparse.Namespace, corrections: Corrections 
     keras.utils.set_random_seed(args.seed)
     extra = (np.repeat(corrections.x, args.extra_repeat, axis=0), np.repeat(corrections.y, args.extra_repeat)) \
         if corrections is not None else None
-    train, val = make_datasets(data, args.batch_size, args.augment, args.seed, args.pen_prob, args.elastic_prob, extra)
+    train, val = make_datasets(data, args.batch_size, args.augment, args.seed, args.pen_prob, args.elastic_prob, extra,
+                               args.fill_prob, args.fat_pen_prob)
     steps = total_steps(data, args, len(extra[0]) if extra else 0)
     rate = (keras.optimizers.schedules.CosineDecay(args.learning_rate, steps, alpha=0.01)
             if args.augment else args.learning_rate)
@@ -266,6 +279,8 @@ def run(args: argparse.Namespace) -> dict:
 
     args.pen_prob = augment.PEN_PROB if args.pen_prob is None else args.pen_prob
     args.elastic_prob = augment.ELASTIC_PROB if args.elastic_prob is None else args.elastic_prob
+    args.fill_prob = augment.FILL_PROB if args.fill_prob is None else args.fill_prob
+    args.fat_pen_prob = augment.FAT_PEN_PROB if args.fat_pen_prob is None else args.fat_pen_prob
     args.extra_repeat = args.extra_repeat or REPEAT
     if args.teachers:
         args.distill_alpha = distill.ALPHA if args.distill_alpha is None else args.distill_alpha
@@ -287,7 +302,8 @@ def run(args: argparse.Namespace) -> dict:
         "ema_momentum": ema_momentum(total_steps(data, args, len(corrections.y) * args.extra_repeat
                                                  if corrections is not None else 0)) if args.augment else None,
         "augment": args.augment,
-        "augmentation": augment.recipe(args.pen_prob, args.elastic_prob) if args.augment else None,
+        "augmentation": (augment.recipe(args.pen_prob, args.elastic_prob, args.fill_prob, args.fat_pen_prob)
+                         if args.augment else None),
         "label_smoothing": args.label_smoothing,
         "distillation": {"teachers": [str(p) for p in args.teachers], "alpha": args.distill_alpha,
                          "temperature": args.distill_temperature} if args.teachers else None,
