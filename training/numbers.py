@@ -30,6 +30,9 @@ from training.augment import STYLED_CLASSES, style_digit
 MAX_LENGTH = 6
 LENGTH_PROBS = (0.12, 0.2, 0.2, 0.2, 0.2, 0.08)  # of 1, 2, ... MAX_LENGTH digits
 DIGIT_HEIGHT = 96  # px: digits are composed at this height, then framed into the strip
+HEIGHT_SPREAD = 0.1  # each digit's height: DIGIT_HEIGHT +- this share
+BASELINE_WOBBLE = 0.08  # each digit's bottom: up or down by this share of DIGIT_HEIGHT
+GAP = (0.05, 0.6)  # gap between neighbours that do not overlap, as a share of the digit height
 OVERLAP_PROB = 0.3
 OVERLAP = (-0.2, 0.05)  # gap of an overlapping pair, as a share of the digit height
 PEN_PROB = 0.8
@@ -51,13 +54,14 @@ def _warp(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def _digit_ink(image: np.ndarray, label: int, rng: np.random.Generator) -> np.ndarray:
-    """One uint8 (28, 28) MNIST digit, restyled and warped, scaled DIGIT_HEIGHT +-10 % high: float (h, w) in [0, 1]."""
+    """One uint8 (28, 28) MNIST digit, restyled and warped, scaled DIGIT_HEIGHT +- HEIGHT_SPREAD high:
+    float (h, w) in [0, 1]."""
     if label in STYLED_CLASSES and rng.random() < STYLE_PROB and (image > 127).sum() >= 3:
         image = style_digit(image, label, rng)
     digit = _warp(image.astype(np.float32) / 255.0, rng)
     rows, cols = np.flatnonzero(digit.max(axis=1) > 0.1), np.flatnonzero(digit.max(axis=0) > 0.1)
     digit = digit[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    height = DIGIT_HEIGHT * rng.uniform(0.9, 1.1)
+    height = DIGIT_HEIGHT * rng.uniform(1 - HEIGHT_SPREAD, 1 + HEIGHT_SPREAD)
     width = max(2, round(digit.shape[1] * height / digit.shape[0]))
     return np.asarray(Image.fromarray(digit).resize((width, round(height)), Image.Resampling.BILINEAR))
 
@@ -68,8 +72,8 @@ def compose(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator) ->
     for k, (image, label) in enumerate(zip(images, labels)):
         digit = _digit_ink(image, int(label), rng)
         if k:
-            x += DIGIT_HEIGHT * (rng.uniform(*OVERLAP) if rng.random() < OVERLAP_PROB else rng.uniform(0.05, 0.6))
-        bottom = DIGIT_HEIGHT * (1.2 + rng.uniform(-0.08, 0.08))
+            x += DIGIT_HEIGHT * (rng.uniform(*OVERLAP) if rng.random() < OVERLAP_PROB else rng.uniform(*GAP))
+        bottom = DIGIT_HEIGHT * (1.2 + rng.uniform(-BASELINE_WOBBLE, BASELINE_WOBBLE))
         parts.append((digit, round(x), round(bottom) - digit.shape[0]))
         x += digit.shape[1]
     left = min(px for _, px, _ in parts)
@@ -126,6 +130,7 @@ def texts(targets: np.ndarray) -> list[str]:
 def recipe() -> dict[str, float | int | list[float]]:
     """The synthesis parameters, for numbers_metrics.json and the model card."""
     return {"max_length": MAX_LENGTH, "length_probs": list(LENGTH_PROBS),
+            "height_spread": HEIGHT_SPREAD, "baseline_wobble": BASELINE_WOBBLE, "gap": list(GAP),
             "overlap_prob": OVERLAP_PROB, "overlap": list(OVERLAP),
             "pen_prob": PEN_PROB, "pen_width_min": PEN_WIDTH[0], "pen_width_max": PEN_WIDTH[1],
             "style_prob": STYLE_PROB, "rotation_deg": ROTATION_DEG, "shear": SHEAR}
