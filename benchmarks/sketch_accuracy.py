@@ -39,7 +39,7 @@ import os
 import pickle
 import sys
 import time
-from collections import defaultdict
+from collections import Counter
 from multiprocessing import Pool
 from pathlib import Path
 
@@ -169,10 +169,24 @@ def as_probs(readings: list) -> np.ndarray:
     return np.stack([r.probabilities[0] if len(r.probabilities) == 1 else np.zeros(10) for r in readings])
 
 
+def hits(probs: np.ndarray, truth: np.ndarray, k: int) -> np.ndarray:
+    """(n,) bool: the true label is among the row's k most probable; a row of zeros (no one-digit
+    reading) is never a hit, whatever its label."""
+    best = np.argsort(probs, axis=1)[:, ::-1][:, :k]
+    return (best == truth[:, None]).any(axis=1) & (probs.max(axis=1) > 0)
+
+
 def topk(probs: np.ndarray, truth: np.ndarray, k: int) -> float:
     """Share of rows whose true label is among the k most probable."""
-    best = np.argsort(probs, axis=1)[:, ::-1][:, :k]
-    return float((best == truth[:, None]).any(axis=1).mean()) if len(truth) else float("nan")
+    return float(hits(probs, truth, k).mean()) if len(truth) else float("nan")
+
+
+def misreadings(truth: np.ndarray, probs: np.ndarray, n: int = 8) -> str:
+    """The n commonest (true label -> top-1 reading) pairs of misread rows, as "4->1: 152, ..."; a row
+    with no one-digit reading (a drawing read as several digits) reads "?"."""
+    read = [str(d) if row.max() > 0 else "?" for d, row in zip(probs.argmax(axis=1), probs)]
+    pairs = Counter(zip(truth.tolist(), read))
+    return ", ".join(f"{t}->{p}: {count}" for (t, p), count in pairs.most_common(n))
 
 
 def score(name: str, probs: dict[str, np.ndarray], inputs: dict[str, np.ndarray]) -> dict:
@@ -207,18 +221,21 @@ def score(name: str, probs: dict[str, np.ndarray], inputs: dict[str, np.ndarray]
 
     from mnist_sketch.predict import UNCERTAIN_BELOW
 
-    correct = p_ours.argmax(axis=1) == truth
+    correct = hits(p_ours, truth, 1)
     print(f"uncertainty threshold (the app uses {UNCERTAIN_BELOW}): share marked uncertain, top-1 of the rest, "
           "top-1 and top-3 of the uncertain ones")
     for threshold in sorted({0.5, 0.6, 0.7, 0.8, 0.9, UNCERTAIN_BELOW}):
         unsure = p_ours.max(axis=1) < threshold
         print(f"  < {threshold:.2f}: {unsure.mean():6.2%} uncertain; confident {correct[~unsure].mean():.2%} right; "
               f"uncertain {correct[unsure].mean():.2%} right, {topk(p_ours[unsure], truth[unsure], 3):.2%} in top 3")
-    confusions = defaultdict(int)
-    for t, p in zip(truth[~correct], p_ours[~correct].argmax(axis=1)):
-        confusions[(int(t), int(p))] += 1
-    common = sorted(confusions.items(), key=lambda kv: -kv[1])[:8]
-    print("most frequent misreadings (true->read: count): " + ", ".join(f"{t}->{p}: {n}" for (t, p), n in common))
+    print(f"most frequent misreadings (true->read: count): {misreadings(truth[~correct], p_ours[~correct])}")
+    # Rows are sample-major (each sample's renderings in turn): a sample misread in all of them is
+    # hard for the model itself, one misread in some only is hurt by a rendering.
+    by_sample = correct.reshape(-1, len(per_variant))
+    always = np.repeat(~by_sample.any(axis=1), len(per_variant)) & (variants == variants[0])
+    print(f"samples misread in every rendering: {always.sum()} of {len(by_sample)} (as the first rendering reads "
+          f"them: {misreadings(truth[always], p_ours[always])}); in some renderings only: "
+          f"{int((~by_sample).any(axis=1).sum() - always.sum())}")
     return {"samples": len(s_truth), "drawings": len(truth), "variants": per_variant, "mean": mean,
             "worst_variant": worst, "strokes": strokes, "naive_top1": naive[0],
             "read_as_several_digits": {"image": probs["image_split"], "strokes": probs["strokes_split"]}}
