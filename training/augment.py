@@ -1,6 +1,6 @@
 """Training-time augmentation that makes MNIST look like what people draw on a sketchpad.
 
-Three kinds:
+Five kinds:
 
 - `add_writing_styles` (once, before training, numpy + PIL): writing styles
   that MNIST, written by US Census staff and students, barely contains but
@@ -11,10 +11,13 @@ Three kinds:
 - `mix_app_view` (once, before training): half the digits re-framed by the
   app's whole `preprocess` (stroke width normalised, refitted, recentred), so
   the model learns the exact look of what it reads at inference.
-- `mix_pen_view` (once, before training): a share of the digits thinned to
+- `mix_pen_view` (once, before training; off in the recipe): a share of the digits thinned to
   their skeleton and redrawn with an anti-aliased round pen of a random width,
   the look of a digit drawn with a pen (uniform width, round ends) rather than
   scanned from paper.
+- `mix_fat_pen_view` (once, before training; off in the recipe): a share
+  redrawn with a fat pen and thinned back by the app's `preprocess`, the look
+  of a fat brush on a small drawing (loops filled, close strokes merged).
 - `augment_batch` (every batch, Keras ops inside tf.data): a random affine
   warp (rotation, shear, zoom, shift) applied as one transform so strokes are
   resampled once, random stroke-thickness changes, and a rescale to
@@ -24,6 +27,7 @@ Three kinds:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import keras
 import numpy as np
@@ -214,15 +218,21 @@ def pen_redraw(image: np.ndarray, width: float) -> np.ndarray:
     return np.rint(center_by_mass(fit_in_box(small)) * 255.0).astype(np.uint8)
 
 
-def mix_pen_view(x: np.ndarray, seed: int, prob: float = PEN_PROB) -> np.ndarray:
-    """`x` (n, 28, 28) uint8 with a random `prob` share redrawn by `pen_redraw`, pen widths uniform in PEN_WIDTH."""
+def _mix_redrawn(x: np.ndarray, seed: int, prob: float, redraw: Callable[[np.ndarray, float], np.ndarray],
+                 widths: tuple[float, float]) -> np.ndarray:
+    """`x` (n, 28, 28) uint8 with a random `prob` share replaced by `redraw(image, width)`, widths
+    uniform in `widths`."""
     rng = np.random.default_rng(seed)
     pick = np.flatnonzero(rng.random(len(x)) < prob)
-    widths = rng.uniform(*PEN_WIDTH, size=len(pick))
     out = x.copy()
-    for i, width in zip(pick, widths):
-        out[i] = pen_redraw(x[i], width)
+    for i, width in zip(pick, rng.uniform(*widths, size=len(pick))):
+        out[i] = redraw(x[i], width)
     return out
+
+
+def mix_pen_view(x: np.ndarray, seed: int, prob: float = PEN_PROB) -> np.ndarray:
+    """`x` (n, 28, 28) uint8 with a random `prob` share redrawn by `pen_redraw`, pen widths uniform in PEN_WIDTH."""
+    return _mix_redrawn(x, seed, prob, pen_redraw, PEN_WIDTH)
 
 
 def fat_pen_view(image: np.ndarray, width: float) -> np.ndarray:
@@ -243,13 +253,7 @@ def fat_pen_view(image: np.ndarray, width: float) -> np.ndarray:
 
 def mix_fat_pen_view(x: np.ndarray, seed: int, prob: float = FAT_PEN_PROB) -> np.ndarray:
     """`x` (n, 28, 28) uint8 with a random `prob` share replaced by `fat_pen_view`, widths uniform in FAT_PEN_WIDTH."""
-    rng = np.random.default_rng(seed)
-    pick = np.flatnonzero(rng.random(len(x)) < prob)
-    widths = rng.uniform(*FAT_PEN_WIDTH, size=len(pick))
-    out = x.copy()
-    for i, width in zip(pick, widths):
-        out[i] = fat_pen_view(x[i], width)
-    return out
+    return _mix_redrawn(x, seed, prob, fat_pen_view, FAT_PEN_WIDTH)
 
 
 def _affine_transforms(batch: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
