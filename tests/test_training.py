@@ -283,3 +283,14 @@ def test_the_number_reader_trains_on_synthetic_numbers_and_reads_them(tmp_path, 
 
     refused = run_cli(*args)  # a second run must not overwrite the first
     assert refused.returncode == 1 and "--overwrite" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_each_share_option_defaults_to_the_recipes_constant():
+    from training import augment
+    from training.train import SHARE_OPTIONS, parse_args
+
+    args = parse_args([])
+    for name in SHARE_OPTIONS:
+        assert getattr(args, name) is None  # filled in from the recipe when the run starts
+        assert 0.0 <= getattr(augment, name.upper()) <= 1.0
+    assert augment.recipe()["fill_prob"] == augment.FILL_PROB

@@ -37,6 +37,15 @@ OUTPUT_FILES = ("mnist.h5", "metrics.json", "README.md", "training_curves.png", 
 EMA_STEPS = 1000
 BACKUP_DIR = ".backup"  # BackupAndRestore's checkpoints; removed when training finishes
 
+# The recipe's shares a run may change, each an option (--pen-prob, ...) whose default is the constant of
+# the same name in training.augment (PEN_PROB, ...): option -> what the share of digits goes through.
+SHARE_OPTIONS = {
+    "pen_prob": "redrawn with a round pen along their skeleton",
+    "elastic_prob": "bent by a smooth random displacement field",
+    "fill_prob": "whose small loops are filled, as a fat brush does",
+    "fat_pen_prob": "redrawn with a fat round pen and thinned back by the app's preprocessing",
+}
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.split("\n\n")[0])
@@ -52,18 +61,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-augment", dest="augment", action="store_false",
                         help="train on plain MNIST with a constant learning rate and no weight averaging "
                              "(the seed recipe)")
-    parser.add_argument("--pen-prob", type=float, default=None,
-                        help="share of training digits redrawn with a round pen along their skeleton "
-                             "(default: the recipe's)")
-    parser.add_argument("--elastic-prob", type=float, default=None,
-                        help="share of training digits bent by a smooth random displacement field "
-                             "(default: the recipe's)")
-    parser.add_argument("--fill-prob", type=float, default=None,
-                        help="share of training digits whose small loops are filled, as a fat brush does "
-                             "(default: the recipe's)")
-    parser.add_argument("--fat-pen-prob", type=float, default=None,
-                        help="share of training digits redrawn with a fat round pen and thinned back by the "
-                             "app's preprocessing (default: the recipe's)")
+    for name, text in SHARE_OPTIONS.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=None,
+                            help=f"share of training digits {text} (default: the recipe's)")
     parser.add_argument("--label-smoothing", type=float, default=0.0,
                         help="train on labels that give this share of their weight evenly to all ten classes "
                              "(default: 0, the recipe's)")
@@ -90,7 +90,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.learning_rate = 2e-3 if args.augment else 1e-3
     if args.epochs < 1 or args.batch_size < 1:
         parser.error("--epochs and --batch-size must be at least 1")
-    for name in ("pen_prob", "elastic_prob", "fill_prob", "fat_pen_prob"):
+    for name in SHARE_OPTIONS:
         if getattr(args, name) is not None and not 0.0 <= getattr(args, name) <= 1.0:
             parser.error(f"--{name.replace('_', '-')} must be between 0 and 1")
     if not 0.0 <= args.label_smoothing < 1.0:
@@ -277,10 +277,9 @@ def run(args: argparse.Namespace) -> dict:
     from training.corrections import summary
     from training.plots import plot_confusion_matrix, plot_training_curves
 
-    args.pen_prob = augment.PEN_PROB if args.pen_prob is None else args.pen_prob
-    args.elastic_prob = augment.ELASTIC_PROB if args.elastic_prob is None else args.elastic_prob
-    args.fill_prob = augment.FILL_PROB if args.fill_prob is None else args.fill_prob
-    args.fat_pen_prob = augment.FAT_PEN_PROB if args.fat_pen_prob is None else args.fat_pen_prob
+    for name in SHARE_OPTIONS:  # an option left out takes the recipe's value, augment's NAME_IN_CAPITALS
+        if getattr(args, name) is None:
+            setattr(args, name, getattr(augment, name.upper()))
     args.extra_repeat = args.extra_repeat or REPEAT
     if args.teachers:
         args.distill_alpha = distill.ALPHA if args.distill_alpha is None else args.distill_alpha
