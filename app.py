@@ -26,9 +26,9 @@ import numpy as np
 from PIL import Image
 
 from mnist_sketch.example_digits import STROKES, pad_value
-from mnist_sketch.feedback import SAVED, FeedbackStore, start_sync, store_from_env
+from mnist_sketch.feedback import SAVED, FeedbackStore, ReadDrawing, start_sync, store_from_env
 from mnist_sketch.gradio_cache import sweep_safely
-from mnist_sketch.image_input import ImageInput
+from mnist_sketch.image_input import ImageInput, UploadedFilesOnly
 from mnist_sketch.model_source import ModelSource, load_app_model, load_number_model
 from mnist_sketch.predict import DigitReader, Reading
 from mnist_sketch.preprocess import EMPTY_MESSAGE, InvalidDrawing
@@ -40,7 +40,11 @@ PEN_WIDTH = 20  # the ink's width on the pad, in canvas pixels (the model's inpu
 PREVIEW_SCALE = 8  # the 28x28 model input is shown at 224x224, each pixel a crisp square
 PREVIEW_SEPARATOR = 96  # grey: the line between two digits' inputs in the preview
 MAX_FILE_SIZE = "10mb"  # larger uploads are refused by the server
-CONCURRENCY = 4  # predictions run at once; more would only queue up for the CPU
+CONCURRENCY = 4  # predictions and corrections run at once, all in one group; more would only queue up for the CPU
+# Sessions whose state Gradio keeps (its per-session copy of the page's config, about 100 KB, and the
+# last drawing read): the least recently active beyond this are dropped. Gradio's default, 10,000, grows
+# the server by about a gigabyte as sessions come, a new one with every page load or script.
+SESSIONS_KEPT = 1000
 # Every CACHE_SWEEP_S, files this app put in Gradio's cache (uploads, previews) older than CACHE_MAX_AGE_S
 # are deleted, and then their emptied folders: a client fetches its preview within seconds, and the cache
 # would otherwise grow forever.
@@ -60,7 +64,7 @@ CSS = """
 #footer { font-size: var(--text-sm); color: var(--body-text-color-subdued); }
 """
 # Gradio 6 takes page-wide options in launch(); the tests launch with these too, so they test the same page.
-LAUNCH_OPTIONS = {"css": CSS, "max_file_size": MAX_FILE_SIZE}
+LAUNCH_OPTIONS = {"css": CSS, "max_file_size": MAX_FILE_SIZE, "state_session_capacity": SESSIONS_KEPT}
 
 
 def preview_image(reading: Reading) -> Image.Image | None:
@@ -114,40 +118,45 @@ def build_demo(reader: DigitReader, source: ModelSource, feedback: FeedbackStore
     """The app, reading drawings with `reader`; `source` is named in the footer, `feedback` keeps the
     visitors' corrections. `delete_cache` is Gradio's (every seconds, files older than seconds)."""
 
-    def answer(drawing: Strokes | str | dict) -> tuple[dict[str, float] | None, str | None, str]:
-        """The top-3 readings with their probabilities, the 28x28 image the model saw (a PNG path), a sentence."""
+    def read(drawing: Strokes | str | dict) -> Reading:
+        """The reading of a drawing, or a gr.Error saying why it is not one."""
         try:
-            reading = reader.read(drawing)
+            return reader.read(drawing)
         except InvalidDrawing as exc:
             raise gr.Error(str(exc), print_exception=False) from exc
+
+    def shown(reading: Reading) -> tuple[dict[str, float] | None, str | None, str]:
+        """The top-3 readings with their probabilities, the 28x28 image the model saw (a PNG path), a sentence."""
         label = dict(reading.top(3)) or None
         image = preview_image(reading)
         preview_path = save_preview(image, Path(preview.GRADIO_CACHE) / "previews") if image else None
         return label, preview_path, reading.message
 
-    def predict_strokes(strokes: Strokes) -> tuple[dict[str, float] | None, str | None, str]:
+    def predict_strokes(strokes: Strokes) -> tuple[dict[str, float] | None, str | None, str, ReadDrawing | None]:
         """Read the stroke pad's value {"width", "height", "strokes": [[[x, y], ...], ...]} (canvas pixels)."""
-        return answer(strokes)
+        reading = read(strokes)
+        return *shown(reading), ReadDrawing.of(strokes, reading)  # the last, for a correction: the session's state
 
     def predict(image: str | dict) -> tuple[dict[str, float] | None, str | None, str]:
         """Read an image file, or a Sketchpad value {"composite": file, "layers": [...], "background": ...}."""
-        return answer(image)
+        return shown(read(image))
 
-    def correct(strokes: Strokes, answer_text: str, request: gr.Request) -> tuple[str, str]:
-        """Keep the drawing with the visitor's answer: (a sentence for them, the answer field's new value)."""
-        reading = reader.read(strokes)
-        status = feedback.save(request.session_hash or "", strokes, reading, answer_text, source)
+    def correct(drawing: ReadDrawing | None, answer_text: str, request: gr.Request) -> tuple[str, str]:
+        """Keep the session's last drawing read with the visitor's answer: (a sentence for them, the answer
+        field's new value). The drawing is the session's state, never a value sent with the correction."""
+        status = feedback.save(feedback.address_of(request), drawing, answer_text, source)
         return status, "" if status == SAVED else answer_text
 
     def correct_as(digit: str):
         """`correct` with `digit` as the answer, for a quick digit button."""
 
-        def send_digit(strokes: Strokes, request: gr.Request) -> tuple[str, str]:
-            return correct(strokes, digit, request)
+        def send_digit(drawing: ReadDrawing | None, request: gr.Request) -> tuple[str, str]:
+            return correct(drawing, digit, request)
 
         return send_digit
 
-    with gr.Blocks(title="MNIST sketch", delete_cache=delete_cache) as demo:
+    with UploadedFilesOnly(title="MNIST sketch", delete_cache=delete_cache) as demo:
+        last_read = gr.State(None)  # the session's last drawing read (a ReadDrawing): what a correction keeps
         gr.Markdown(TITLE)
         gr.Markdown(INTRO)
         with gr.Row(equal_height=False):
@@ -188,7 +197,7 @@ def build_demo(reader: DigitReader, source: ModelSource, feedback: FeedbackStore
         pad.change(
             predict_strokes,
             inputs=pad,
-            outputs=outputs,
+            outputs=[*outputs, last_read],
             api_name="predict_strokes",
             trigger_mode="always_last",
             show_progress="hidden",
@@ -204,12 +213,15 @@ def build_demo(reader: DigitReader, source: ModelSource, feedback: FeedbackStore
             concurrency_limit=CONCURRENCY,
             concurrency_id="read",
         )
-        # Corrections are the page's own: not on the API, so no script can flood the dataset through it.
-        gr.on([send.click, correction.submit], correct, inputs=[pad, correction],
-              outputs=[correction_status, correction], api_visibility="private")
+        # Corrections are left off the API page, but any script can still send them through the queue: what
+        # holds against one is in FeedbackStore.save (the session's own last reading only, once, within
+        # limits per address and overall). They share the readings' concurrency group: no queue of their own.
+        as_correction = {"outputs": [correction_status, correction], "api_visibility": "private",
+                         "concurrency_limit": CONCURRENCY, "concurrency_id": "read"}
+        gr.on([send.click, correction.submit], correct, inputs=[last_read, correction], api_name="correct",
+              **as_correction)
         for digit, button in enumerate(quick):
-            button.click(correct_as(str(digit)), inputs=pad, outputs=[correction_status, correction],
-                         api_visibility="private")
+            button.click(correct_as(str(digit)), inputs=last_read, api_name=f"correct_{digit}", **as_correction)
         # A new drawing starts a new reading: the last correction's thanks no longer applies. In the
         # browser only: a server round trip for it would cost the page as much as the reading itself.
         pad.change(None, outputs=correction_status, api_visibility="private", show_progress="hidden",

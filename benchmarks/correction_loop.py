@@ -11,8 +11,8 @@ digit, and "held out" (B), never seen by the corrections. Three steps:
 
 `collect` reads each of A's digits as the pad sends it (its strokes) and, when
 the reading is wrong, saves the correction the way the app's "Wrong? It's a
-..." does: a `FeedbackStore.save` of the drawing, the reading and the right
-answer. `score` prints, per model, the accuracy on A's and on B's digits, as
+..." does: a `FeedbackStore.save` of the drawing as read (`ReadDrawing`) and
+the right answer. `score` prints, per model, the accuracy on A's and on B's digits, as
 strokes and as an image (the default sketchpad rendering): a gain on B is
 learnt, not memorised.
 """
@@ -52,7 +52,7 @@ def pad_values(data: dict) -> list:
 
 
 def collect(model: Path, out: Path) -> None:
-    from mnist_sketch.feedback import SAVED, FeedbackStore
+    from mnist_sketch.feedback import SAVED, FeedbackStore, ReadDrawing
     from mnist_sketch.model import load_model_file
     from mnist_sketch.model_source import ModelSource
     from mnist_sketch.predict import DigitReader
@@ -60,13 +60,13 @@ def collect(model: Path, out: Path) -> None:
     data, visitor = load_dev()
     reader = DigitReader(load_model_file(model))
     source = ModelSource(model, "local")
-    store = FeedbackStore(out, max_records=10**6, rate_limit=(10**6, 1.0))
+    store = FeedbackStore(out, max_records=10**6, address_limit=10**6, global_limit=10**6)
     values = pad_values(data)
     indices = np.flatnonzero(visitor)
     readings = reader.read_many([values[i] for i in indices])
     wrong = [(i, r) for i, r in zip(indices, readings) if r.text != str(data["labels"][i])]
-    saved = sum(store.save(str(data["writers"][i]), values[i], r, str(data["labels"][i]), source) == SAVED
-                for i, r in wrong)
+    saved = sum(store.save(str(data["writers"][i]), ReadDrawing.of(values[i], r), str(data["labels"][i]), source)
+                == SAVED for i, r in wrong)
     print(f"{len(indices)} digits drawn by {len(set(data['writers'][visitor]))} visitor writers; "
           f"{len(wrong)} misread by {model}, {saved} corrections saved in {out}")
 

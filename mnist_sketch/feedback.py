@@ -3,22 +3,34 @@
 A record holds the drawing (the pad's strokes and a PNG of them), the 28x28
 inputs the model saw, its top 3, the corrected answer, the model it came from
 and the UTC time; nothing about the visitor. Each is written to a temporary
-file and renamed into FEEDBACK_DIR/<uuid>.json, so a crash never leaves a
+file and renamed into FEEDBACK_DIR/<id>.json, so a crash never leaves a
 half-written record there (a left-over temporary file is never read or
 uploaded). With FEEDBACK_REPO set, `start_sync` runs huggingface_hub's
 CommitScheduler, which pushes new records to that dataset repo every
 FEEDBACK_EVERY_MINUTES.
 
+The event handlers are public to any script that speaks Gradio's queue
+protocol, so the rules are kept here, on the server: a correction is of a
+drawing the server read for that session (`ReadDrawing`, kept in the session's
+gr.State), never of a payload sent with it; one per drawing; not one equal to
+what the model read; at most so many per visitor's address and so many in all.
+
     FEEDBACK_DIR             folder of the records (default: feedback/ beside app.py)
-    FEEDBACK_MAX             records kept at most; saving stops there (default 10,000)
+    FEEDBACK_MAX             records kept in the folder at most (default 10,000); when it is full, records
+                             already synced to the Hub are removed from it, and without that corrections pause
     FEEDBACK_REPO            a Hub dataset repo to sync to, e.g. you/mnist-sketch-corrections (default: none)
     FEEDBACK_EVERY_MINUTES   minutes between two syncs, a fraction allowed (default 5)
+    FEEDBACK_ADDRESS_LIMIT   corrections per visitor's address per 10 minutes (default 30)
+    FEEDBACK_GLOBAL_LIMIT    corrections from everyone per hour (default 300)
+    FEEDBACK_TRUST_FORWARDED whether the visitor's address is X-Forwarded-For's first hop, set by a proxy in
+                             front of the app (default: on a Space, where SPACE_ID is set; else the connection's)
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import ipaddress
 import json
 import logging
 import os
@@ -26,9 +38,11 @@ import re
 import tempfile
 import threading
 import time
+import unicodedata
 import uuid
-from collections import defaultdict, deque
+from collections import OrderedDict, deque
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,21 +61,48 @@ log = logging.getLogger(__name__)
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "feedback"
 DEFAULT_MAX = 10_000
 DEFAULT_EVERY_MINUTES = 5.0
-RATE_LIMIT = (30, 600.0)  # corrections per visitor's session, per this many seconds
-RECORD_PATTERN = "*.json"  # records; temporary files are named .<uuid>.tmp
+ADDRESS_WINDOW_S, DEFAULT_ADDRESS_LIMIT = 600.0, 30  # per visitor's address
+GLOBAL_WINDOW_S, DEFAULT_GLOBAL_LIMIT = 3600.0, 300  # from everyone: what a script on many addresses can add
+# A drawing with more points than this is read but not kept for a correction: a session's last drawing
+# stays in memory (gr.State), and a pad drawing of 12 digits has a few thousand points.
+MAX_KEPT_POINTS = 10_000
+CORRECTED_REMEMBERED = 20_000  # ids of drawings corrected, remembered to refuse a second correction
+MAX_ANSWER_CHARS = 100  # a longer text is not an answer, and is not searched
+RECORD_PATTERN = "*.json"  # records; temporary files are named .<random>.tmp
 
 SAVED = "Saved, thank you: it will help the next model."
-BAD_ANSWER = f"Type the right answer as digits only: one digit, or a number of up to {MAX_DIGITS} digits."
+BAD_ANSWER = (f"Type the right answer with the digits 0-9 only: one digit, or a number of up to {MAX_DIGITS} "
+              "digits.")
+OTHER_DIGITS = "Type the answer with the plain digits 0-9: digits of other scripts (such as ٧ or ７) are not kept."
 NOTHING_DRAWN = "Draw something first: there is nothing to correct."
+TOO_LONG = (f"This drawing is too long to keep as a correction (over {MAX_KEPT_POINTS:,} points): "
+            "clear the pad and draw it again.")
+SAME_AS_READ = "That's what the model read: nothing to correct."
+ALREADY = "This drawing is corrected already: change the drawing to send another correction."
 TOO_FAST = "That is a lot of corrections at once: please wait a few minutes before sending more."
-FULL = "Thank you, but no more corrections are being kept for now."
+BUSY = "Many corrections are arriving at the moment: please try again later."
+PAUSED = ("Corrections are paused for now: the server holds as many as it can keep until they are collected. "
+          "Thank you all the same.")
 NOT_SAVED = "Sorry, the correction could not be saved (the server's disk): please try again later."
 
 
 def parse_answer(text: str | None) -> str | None:
-    """The visitor's answer as a string of digits ("7", "2026"), or None when it is not one."""
-    answer = re.sub(r"\s", "", text or "")
-    return answer if re.fullmatch(rf"\d{{1,{MAX_DIGITS}}}", answer) else None
+    """The visitor's answer as a string of ASCII digits ("7", "2026"), spaces dropped; None when it is not one.
+
+    Digits of other scripts ("٧", fullwidth "７") are not answers: training reads ASCII digits only.
+    """
+    if not isinstance(text, str) or len(text) > MAX_ANSWER_CHARS:
+        return None
+    answer = re.sub(r"\s", "", text)
+    return answer if re.fullmatch(rf"[0-9]{{1,{MAX_DIGITS}}}", answer) else None
+
+
+def _refusal(text: str | None) -> str:
+    """Why `text`, which parse_answer refused, is not an answer."""
+    if isinstance(text, str) and len(text) <= MAX_ANSWER_CHARS and any(
+            unicodedata.category(c) == "Nd" and not "0" <= c <= "9" for c in text):
+        return OTHER_DIGITS
+    return BAD_ANSWER
 
 
 def model_record(source: ModelSource) -> dict[str, Any]:
@@ -77,75 +118,146 @@ def _png(image: Any) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+@dataclass(frozen=True, eq=False)
+class ReadDrawing:
+    """A drawing the server read for a session, as a correction keeps it; the app holds the last one in the
+    session's gr.State, so a correction is always of what the server read, never of a payload sent with it."""
+
+    id: str  # the record's id if it is corrected
+    strokes: Strokes | None  # None: too long to keep (over MAX_KEPT_POINTS)
+    read_as: tuple[tuple[str, float], ...]  # the model's top 3
+    inputs: np.ndarray  # (digits, 28, 28) uint8, the images the model saw
+
+    @classmethod
+    def of(cls, strokes: Strokes, reading: Reading) -> ReadDrawing | None:
+        """What to keep of `reading` (of `strokes`) for a correction; None when nothing was drawn."""
+        if reading.empty or not strokes.strokes:
+            return None
+        kept = strokes if sum(len(s) for s in strokes.strokes) <= MAX_KEPT_POINTS else None
+        inputs = np.rint(np.clip(np.stack(reading.inputs), 0, 1) * 255).astype(np.uint8)
+        return cls(str(uuid.uuid4()), kept, tuple(reading.top(3)), inputs)
+
+
+class RateLimit:
+    """At most `limit` events per key in any `window` seconds; a key idle for a window is forgotten.
+    Not thread-safe: its user holds a lock."""
+
+    def __init__(self, limit: int, window: float):
+        self.limit, self.window = limit, window
+        self._times: dict[str, deque[float]] = {}
+
+    def allows(self, key: str, now: float) -> bool:
+        """Whether one more event for `key` at `now` stays within the limit."""
+        for stale in [k for k, times in self._times.items() if times[-1] <= now - self.window]:
+            del self._times[stale]
+        times = self._times.get(key, ())
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        return len(times) < self.limit
+
+    def add(self, key: str, now: float) -> bool:
+        """Count an event for `key` at `now`; whether the key has now reached its limit."""
+        times = self._times.setdefault(key, deque())
+        times.append(now)
+        return len(times) >= self.limit
+
+
 class FeedbackStore:
-    """The corrections folder: saves records, counts them, limits each session's pace."""
+    """The corrections folder: saves records within the rules and limits, counts them, makes room when full."""
 
     def __init__(self, folder: Path = DEFAULT_DIR, max_records: int = DEFAULT_MAX,
-                 rate_limit: tuple[int, float] = RATE_LIMIT, pen_width: float = 20):
+                 address_limit: int = DEFAULT_ADDRESS_LIMIT, global_limit: int = DEFAULT_GLOBAL_LIMIT,
+                 trust_forwarded: bool = False, pen_width: float = 20):
+        """`trust_forwarded`: the visitor's address is X-Forwarded-For's first hop (only behind a proxy that
+        sets it: a client could send any); otherwise the connection's."""
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.max_records, self.rate_limit, self.pen_width = max_records, rate_limit, pen_width
+        self.max_records, self.trust_forwarded, self.pen_width = max_records, trust_forwarded, pen_width
+        self.per_address = RateLimit(address_limit, ADDRESS_WINDOW_S)
+        self.overall = RateLimit(global_limit, GLOBAL_WINDOW_S)
+        self.scheduler: Any | None = None  # the CommitScheduler syncing the folder, set by start_sync
         self._count = sum(1 for _ in self.folder.glob(RECORD_PATTERN))
+        self._corrected: OrderedDict[str, None] = OrderedDict()  # ids of drawings corrected, oldest first
+        self._paused_logged = False  # "corrections are paused" is logged once, not for every refusal
         self._lock = threading.Lock()
-        self._recent: dict[str, deque[float]] = defaultdict(deque)  # session -> times of its corrections
 
     @property
     def count(self) -> int:
         return self._count
 
-    def _allowed(self, session: str) -> bool:
-        """Whether `session` may save now (it is then counted); sessions seen long ago are forgotten."""
-        limit, window = self.rate_limit
-        now = time.monotonic()
-        for key in [k for k, times in self._recent.items() if times and times[-1] < now - window]:
-            del self._recent[key]
-        times = self._recent[session]
-        while times and times[0] < now - window:
-            times.popleft()
-        if len(times) >= limit:
-            return False
-        times.append(now)
-        return True
+    def address_of(self, request: Any) -> str:
+        """The address whose corrections `request` (a gr.Request) counts as: the connection's host, or
+        X-Forwarded-For's first hop when trusted; an IPv6 address counts as its /64 network, what one
+        subscriber usually holds."""
+        forwarded = (request.headers.get("x-forwarded-for") or "") if self.trust_forwarded else ""
+        host = forwarded.split(",")[0].strip() or (request.client.host if request.client else "")
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            return host[:64] or "unknown"
+        if isinstance(ip, ipaddress.IPv6Address):
+            return str(ip.ipv4_mapped or ipaddress.ip_network(f"{ip}/64", strict=False))
+        return str(ip)
 
-    def save(self, session: str, strokes: Strokes, reading: Reading, answer_text: str | None,
+    def save(self, address: str, drawing: ReadDrawing | None, answer_text: str | None,
              source: ModelSource) -> str:
-        """Keep a correction of `reading` (of the drawing `strokes`) to `answer_text`; a sentence for the visitor.
+        """Keep a correction of `drawing` to `answer_text` from `address`; a sentence for the visitor.
 
-        Nothing is stored for a bad answer, an empty drawing, a session over its rate limit, or a full folder.
+        Nothing is stored for a bad answer, no drawing, one too long, an answer equal to what the model read, a
+        drawing corrected already, an address or everyone over the rate limit, or a full folder that cannot
+        make room.
         """
         answer = parse_answer(answer_text)
         if answer is None:
-            return BAD_ANSWER
-        if reading.empty or not strokes.strokes:
+            return _refusal(answer_text)
+        if drawing is None:
             return NOTHING_DRAWN
+        if drawing.strokes is None:
+            return TOO_LONG
+        if answer == drawing.read_as[0][0]:
+            return SAME_AS_READ
         with self._lock:
-            if self._count >= self.max_records:
-                log.warning("Feedback folder %s holds %d corrections, FEEDBACK_MAX: not saving more.",
-                            self.folder, self._count)
-                return FULL
-            if not self._allowed(session):
-                log.warning("A session sent %d corrections within %.0f s: not saving more from it for now.",
-                            *self.rate_limit)
+            if drawing.id in self._corrected:
+                return ALREADY
+            if self._count >= self.max_records and not self._make_room():
+                return PAUSED
+            now = time.monotonic()
+            if not self.overall.allows("", now):
+                return BUSY
+            if not self.per_address.allows(address, now):
                 return TOO_FAST
+            if self.overall.add("", now):
+                log.warning("%d corrections within %.0f s from everyone: refusing more for now.",
+                            self.overall.limit, self.overall.window)
+            if self.per_address.add(address, now):  # the address is not logged: nothing about visitors
+                log.warning("An address sent %d corrections within %.0f s: refusing more from it for now.",
+                            self.per_address.limit, self.per_address.window)
+            self._corrected[drawing.id] = None
+            if len(self._corrected) > CORRECTED_REMEMBERED:
+                self._corrected.popitem(last=False)
             self._count += 1
-        record = {
-            "id": str(uuid.uuid4()),
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "answer": answer,
-            "read_as": [{"text": text, "probability": round(p, 6)} for text, p in reading.top(3)],
-            "strokes": strokes.to_json(),
-            "drawing_png": _png(draw_on_paper(strokes, self.pen_width)),
-            "inputs": [np.rint(np.clip(x, 0, 1) * 255).astype(np.uint8).tolist() for x in reading.inputs],
-            "model": model_record(source),
-        }
         try:
-            self._write(record)
+            self._write(self._record(drawing, answer, source))
         except OSError as exc:
             log.error("Could not save a correction in %s: %s", self.folder, exc)
             with self._lock:
                 self._count -= 1
+                del self._corrected[drawing.id]
             return NOT_SAVED
         return SAVED
+
+    def _record(self, drawing: ReadDrawing, answer: str, source: ModelSource) -> dict[str, Any]:
+        """The JSON record of a correction; nothing in it is about the visitor."""
+        return {
+            "id": drawing.id,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "answer": answer,
+            "read_as": [{"text": text, "probability": round(p, 6)} for text, p in drawing.read_as],
+            "strokes": drawing.strokes.to_json(),
+            "drawing_png": _png(draw_on_paper(drawing.strokes, self.pen_width)),
+            "inputs": drawing.inputs.tolist(),
+            "model": model_record(source),
+        }
 
     def _write(self, record: Mapping[str, Any]) -> Path:
         """Write `record` to a temporary file in the folder, then rename it to <id>.json (atomic)."""
@@ -160,15 +272,54 @@ class FeedbackStore:
             raise
         return path
 
+    def _make_room(self) -> bool:
+        """Delete the local copies of records the Hub has (pushed, and unchanged since); whether there is room
+        now. Called with the store's lock held, when the folder is full."""
+        if self.scheduler is None:
+            if not self._paused_logged:
+                log.warning("Feedback folder %s holds %d corrections, FEEDBACK_MAX, and there is no Hub dataset "
+                            "to sync them to: corrections are paused.", self.folder, self._count)
+                self._paused_logged = True
+            return False
+        removed = 0
+        # CommitScheduler lists and reads the folder under its `lock` (documented for writers of the folder);
+        # `last_uploaded` maps each file it pushed to its mtime then. Entries of removed files are dropped, or
+        # they would pile up (the scheduler only reads entries of files it finds in the folder).
+        with self.scheduler.lock:
+            for path, pushed_mtime in list(self.scheduler.last_uploaded.items()):
+                try:
+                    if path.stat().st_mtime != pushed_mtime:
+                        continue  # changed since its push: not on the Hub as it is
+                    path.unlink()
+                    removed += 1
+                except FileNotFoundError:
+                    pass
+                del self.scheduler.last_uploaded[path]
+        self._count -= removed
+        log.warning("Feedback folder %s was full (FEEDBACK_MAX): removed %d corrections already synced to the "
+                    "Hub.", self.folder, removed)
+        return self._count < self.max_records
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
 
 def store_from_env(environ: Mapping[str, str] = os.environ, pen_width: float = 20) -> FeedbackStore:
-    """The store configured by FEEDBACK_DIR and FEEDBACK_MAX."""
+    """The store configured by FEEDBACK_DIR, FEEDBACK_MAX, FEEDBACK_ADDRESS_LIMIT, FEEDBACK_GLOBAL_LIMIT and
+    FEEDBACK_TRUST_FORWARDED (on by default on a Space, whose proxy sets X-Forwarded-For)."""
+    trust = environ.get("FEEDBACK_TRUST_FORWARDED")
     return FeedbackStore(Path(environ.get("FEEDBACK_DIR") or DEFAULT_DIR),
-                         int(environ.get("FEEDBACK_MAX") or DEFAULT_MAX), pen_width=pen_width)
+                         int(environ.get("FEEDBACK_MAX") or DEFAULT_MAX),
+                         address_limit=int(environ.get("FEEDBACK_ADDRESS_LIMIT") or DEFAULT_ADDRESS_LIMIT),
+                         global_limit=int(environ.get("FEEDBACK_GLOBAL_LIMIT") or DEFAULT_GLOBAL_LIMIT),
+                         trust_forwarded=_flag(trust) if trust else bool(environ.get("SPACE_ID")),
+                         pen_width=pen_width)
 
 
 def start_sync(store: FeedbackStore, environ: Mapping[str, str] = os.environ) -> Any | None:
-    """With FEEDBACK_REPO set, a CommitScheduler pushing new records to that dataset repo; else None.
+    """With FEEDBACK_REPO set, a CommitScheduler pushing new records to that dataset repo (and `store.scheduler`,
+    so a full store can remove what is synced); else None.
 
     Without a token, or when the Hub refuses the repo, one warning is logged
     and the records stay in the folder; nothing is lost.
@@ -184,9 +335,10 @@ def start_sync(store: FeedbackStore, environ: Mapping[str, str] = os.environ) ->
         return None
     every = float(environ.get("FEEDBACK_EVERY_MINUTES") or DEFAULT_EVERY_MINUTES)
     try:
-        return CommitScheduler(repo_id=repo_id, repo_type="dataset", folder_path=store.folder, every=every,
-                               private=True, allow_patterns=[RECORD_PATTERN])
+        store.scheduler = CommitScheduler(repo_id=repo_id, repo_type="dataset", folder_path=store.folder,
+                                          every=every, private=True, allow_patterns=[RECORD_PATTERN])
     except Exception as exc:  # 401/403, unreachable, a bad id: all mean "keep them local"
         log.warning("Cannot sync corrections to the Hub dataset %s (%s); they stay in %s only.",
                     repo_id, exc.__class__.__name__, store.folder)
         return None
+    return store.scheduler

@@ -5,7 +5,9 @@ plain files (`gradio_client.handle_file`); `/predict` keeps taking both. The
 input is a Gradio file input (it renders as a hidden gr.Image), so every file
 arrives through Gradio's upload and its checks, and the function gets local
 paths in the upload folder only. Every payload that is not such a file or
-Sketchpad value gets a gr.Error that says what was wrong with it.
+Sketchpad value gets a gr.Error that says what was wrong with it, and a file
+reference that was never uploaded, in any event's payload, gets one from the
+app's Blocks (`UploadedFilesOnly`).
 
 Gradio writes an image_input.pyi type stub beside this file when the class is
 defined (as for any Component subclass); it is git-ignored.
@@ -17,11 +19,14 @@ from typing import Annotated, Any, Union
 
 import gradio as gr
 from gradio.data_classes import FileData, GradioModel, GradioRootModel
+from gradio.exceptions import InvalidPathError
 from pydantic import ConfigDict, Field, ValidationError
 
 SKETCHPAD_KEYS = ("background", "layers", "composite")
 NO_IMAGE = ('No image was sent: send an image file (handle_file("digit.png")) '
             'or a Sketchpad value {"composite": handle_file("digit.png")}.')
+NEVER_UPLOADED = ("The request names a file that was never uploaded to this server: send files with gradio_client's "
+                  'handle_file("digit.png") (or upload them first and send what the upload returns).')
 NOT_UPLOADED = ("{where} is not an uploaded file: send files with gradio_client's handle_file(\"digit.png\") "
                 "(or upload them first and send what the upload returns).")
 
@@ -99,3 +104,19 @@ class ImageInput(gr.Image):
 
     def api_info(self) -> dict[str, Any]:
         return ImageOrSketchpad.model_json_schema()
+
+
+class UploadedFilesOnly(gr.Blocks):
+    """gr.Blocks whose events answer a file reference that was never uploaded with a message, not a blank error.
+
+    Before any component sees an event's payload, Gradio checks every file reference in it ({"path": ...,
+    "meta": {"_type": "gradio.FileData"}}, anywhere in any input) and refuses one outside its upload
+    folder with InvalidPathError, which its queue sends as {"error": null}. This overrides
+    `Blocks.preprocess_data`, where gradio 6.31 does that check; tests/test_abuse.py fails if it moves.
+    """
+
+    async def preprocess_data(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().preprocess_data(*args, **kwargs)
+        except InvalidPathError as exc:
+            raise _error(NEVER_UPLOADED) from exc

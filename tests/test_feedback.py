@@ -1,5 +1,5 @@
-"""Visitors' corrections: kept one record per file, atomically, within limits; synced to a Hub dataset
-(the local test Hub); read back by training with --extra-data."""
+"""Visitors' corrections: kept one record per file, atomically, within the rules and limits; synced to a Hub
+dataset (the local test Hub), and room made by removing what is synced; read back by training with --extra-data."""
 
 from __future__ import annotations
 
@@ -8,14 +8,16 @@ import io
 import json
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from mnist_sketch.example_digits import pad_value
-from mnist_sketch.feedback import (BAD_ANSWER, FULL, NOT_SAVED, NOTHING_DRAWN, SAVED, TOO_FAST, FeedbackStore,
-                                   parse_answer)
+from mnist_sketch.feedback import (ALREADY, BAD_ANSWER, BUSY, MAX_KEPT_POINTS, NOT_SAVED, NOTHING_DRAWN, OTHER_DIGITS,
+                                   PAUSED, SAME_AS_READ, SAVED, TOO_FAST, TOO_LONG, FeedbackStore, ReadDrawing,
+                                   parse_answer, store_from_env)
 from mnist_sketch.model_source import ModelSource
 from mnist_sketch.strokes import Strokes, parse_strokes
 
@@ -27,58 +29,129 @@ def records(folder: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
 
 
+def drawn(reader, text: str) -> ReadDrawing:
+    """The example drawing of `text` as the app keeps it after reading it (a new drawing each call)."""
+    strokes = parse_strokes(pad_value(text))
+    return ReadDrawing.of(strokes, reader.read(strokes))
+
+
 @pytest.fixture
 def store(tmp_path) -> FeedbackStore:
     return FeedbackStore(tmp_path / "feedback")
 
 
 def test_a_correction_keeps_the_drawing_what_was_read_and_the_answer(store, reader):
-    strokes = parse_strokes(pad_value("7"))
-    reading = reader.read(strokes)
-    assert store.save("session-a", strokes, reading, " 1 ", HUB_SOURCE) == SAVED
+    drawing = drawn(reader, "7")
+    assert store.save("10.0.0.1", drawing, " 1 ", HUB_SOURCE) == SAVED
     record, = records(store.folder)
-    assert record["answer"] == "1" and record["created"].endswith("+00:00")
-    assert record["strokes"] == strokes.to_json()
-    assert [r["text"] for r in record["read_as"]] == [text for text, _ in reading.top(3)]
+    assert record["id"] == drawing.id and record["answer"] == "1" and record["created"].endswith("+00:00")
+    assert record["strokes"] == parse_strokes(pad_value("7")).to_json()
+    assert [(r["text"], r["probability"]) for r in record["read_as"]] == [
+        (text, round(p, 6)) for text, p in drawing.read_as]
+    assert record["read_as"][0]["text"] == "7"
     assert record["model"] == {"origin": "hub", "repo": "me/mnist", "commit": "0123456789abcdef0123"}
-    assert np.array(record["inputs"]).shape == (1, 28, 28)
-    with Image.open(io.BytesIO(base64.b64decode(record["drawing_png"]))) as drawing:
-        assert drawing.size == (900, 600) and np.asarray(drawing).min() == 0  # the pad's picture, inked
-    assert "session-a" not in json.dumps(record)  # nothing about the visitor
+    assert np.array(record["inputs"]).shape == (1, 28, 28) and np.array(record["inputs"]).max() == 255
+    with Image.open(io.BytesIO(base64.b64decode(record["drawing_png"]))) as drawing_png:
+        assert drawing_png.size == (900, 600) and np.asarray(drawing_png).min() == 0  # the pad's picture, inked
+    assert "10.0.0.1" not in json.dumps(record)  # nothing about the visitor
     assert store.count == 1 and (store.folder / f"{record['id']}.json").is_file()
 
 
-@pytest.mark.parametrize("answer", ["", "seven", "7a", "1" * 13, None, "-1", "3.5"])
+@pytest.mark.parametrize("answer", ["", "seven", "7a", "1" * 13, None, "-1", "3.5", "1" * 10_000, 7])
 def test_an_answer_that_is_not_digits_is_refused_and_nothing_is_kept(store, reader, answer):
-    strokes = parse_strokes(pad_value("7"))
-    assert store.save("s", strokes, reader.read(strokes), answer, HUB_SOURCE) == BAD_ANSWER
+    assert store.save("a", drawn(reader, "7"), answer, HUB_SOURCE) == BAD_ANSWER
     assert records(store.folder) == [] and parse_answer(answer) is None
 
 
-def test_correcting_an_empty_pad_keeps_nothing(store, reader):
+@pytest.mark.parametrize("answer", ["٧٣", "７", "۷", "१", "1٧"], ids=["Arabic-Indic", "fullwidth", "Persian",
+                                                                    "Devanagari", "mixed"])
+def test_digits_of_other_scripts_are_refused_with_a_message(store, reader, answer):
+    assert store.save("a", drawn(reader, "7"), answer, HUB_SOURCE) == OTHER_DIGITS
+    assert records(store.folder) == [] and parse_answer(answer) is None
+
+
+def test_answers_are_ascii_digits_with_spaces_dropped():
+    assert [parse_answer(t) for t in ("7", " 2 0 2 6 ", "\t42\n", "0" * 12)] == ["7", "2026", "42", "0" * 12]
+
+
+def test_correcting_nothing_or_a_too_long_drawing_keeps_nothing(store, reader):
     empty = Strokes(900, 600, ())
-    assert store.save("s", empty, reader.read(empty), "4", HUB_SOURCE) == NOTHING_DRAWN
+    assert ReadDrawing.of(empty, reader.read(empty)) is None
+    assert store.save("a", None, "4", HUB_SOURCE) == NOTHING_DRAWN
+    zigzag = [[[100 + (k % 2) * 600, 100 + 400 * k / MAX_KEPT_POINTS] for k in range(2000)]] * 6
+    long = parse_strokes({"width": 900, "height": 600, "strokes": zigzag})
+    drawing = ReadDrawing.of(long, reader.read(long))
+    assert drawing.strokes is None and drawing.read_as  # read, but not kept in the session
+    assert store.save("a", drawing, "4", HUB_SOURCE) == TOO_LONG
     assert records(store.folder) == []
 
 
-def test_the_folder_and_each_session_have_limits(tmp_path, reader, caplog):
-    strokes = parse_strokes(pad_value("3"))
-    reading = reader.read(strokes)
-    store = FeedbackStore(tmp_path / "fb", max_records=5, rate_limit=(3, 600))
-    assert [store.save("a", strokes, reading, "3", HUB_SOURCE) for _ in range(4)] == [SAVED] * 3 + [TOO_FAST]
-    assert [store.save("b", strokes, reading, "3", HUB_SOURCE) for _ in range(3)] == [SAVED, SAVED, FULL]
-    assert len(records(store.folder)) == 5
-    assert "FEEDBACK_MAX" in caplog.text and "within 600 s" in caplog.text
-    assert FeedbackStore(tmp_path / "fb", max_records=5).count == 5  # a restart counts what is there
+def test_an_answer_equal_to_what_was_read_is_not_saved_nor_counted(tmp_path, reader):
+    store = FeedbackStore(tmp_path / "fb", address_limit=1)
+    drawing = drawn(reader, "42")
+    assert drawing.read_as[0][0] == "42"
+    assert store.save("a", drawing, "4 2", HUB_SOURCE) == SAME_AS_READ
+    assert store.save("a", drawing, "47", HUB_SOURCE) == SAVED  # the refused one did not use the address's one
+    assert [r["answer"] for r in records(store.folder)] == ["47"]
+
+
+def test_a_drawing_is_corrected_once(store, reader):
+    drawing = drawn(reader, "3")
+    assert store.save("a", drawing, "8", HUB_SOURCE) == SAVED
+    assert store.save("b", drawing, "5", HUB_SOURCE) == ALREADY  # from anywhere, with any answer
+    assert store.save("a", drawn(reader, "3"), "5", HUB_SOURCE) == SAVED  # the pad changed: a new reading
+    assert sorted(r["answer"] for r in records(store.folder)) == ["5", "8"]
+
+
+def test_each_address_and_everyone_have_limits(tmp_path, reader, caplog):
+    store = FeedbackStore(tmp_path / "fb", address_limit=3, global_limit=5)
+    assert [store.save("a", drawn(reader, "3"), "8", HUB_SOURCE) for _ in range(5)] == [SAVED] * 3 + [TOO_FAST] * 2
+    assert [store.save(address, drawn(reader, "3"), "8", HUB_SOURCE) for address in "bcd"] == [SAVED, SAVED, BUSY]
+    assert len(records(store.folder)) == store.count == 5
+    assert "An address sent 3 corrections within 600 s" in caplog.text and "within 3600 s from everyone" in caplog.text
+    assert "'a'" not in caplog.text  # addresses are not logged
+
+
+def test_a_full_folder_without_a_hub_pauses_corrections(tmp_path, reader, caplog):
+    store = FeedbackStore(tmp_path / "fb", max_records=2)
+    assert [store.save(str(k), drawn(reader, "3"), "8", HUB_SOURCE) for k in range(4)] == [SAVED] * 2 + [PAUSED] * 2
+    assert caplog.text.count("corrections are paused") == 1  # once, not for every refusal
+    assert FeedbackStore(tmp_path / "fb", max_records=2).count == 2  # a restart counts what is there
+
+
+def request(host: str | None, forwarded: str | None = None) -> SimpleNamespace:
+    """What FeedbackStore.address_of reads of a gr.Request: the connection's client and the headers."""
+    return SimpleNamespace(client=SimpleNamespace(host=host) if host else None,
+                           headers={"x-forwarded-for": forwarded} if forwarded else {})
+
+
+def test_the_address_is_the_connections_unless_a_proxy_is_trusted(tmp_path):
+    direct, proxied = FeedbackStore(tmp_path / "a"), FeedbackStore(tmp_path / "b", trust_forwarded=True)
+    assert direct.address_of(request("203.0.113.7", "198.51.100.1")) == "203.0.113.7"  # a header anyone can send
+    assert proxied.address_of(request("10.0.0.2", "198.51.100.1, 10.0.0.9")) == "198.51.100.1"
+    assert proxied.address_of(request("10.0.0.2")) == "10.0.0.2"
+    # An IPv6 subscriber holds a /64: rotating addresses within it is one address.
+    assert direct.address_of(request("2001:db8:1:2:aaaa::1")) == direct.address_of(request("2001:db8:1:2::ffff"))
+    assert direct.address_of(request("2001:db8:1:2::1")) == "2001:db8:1:2::/64"
+    assert direct.address_of(request("::ffff:192.0.2.5")) == "192.0.2.5"
+    assert direct.address_of(request(None)) == "unknown"
+    assert not store_from_env({"FEEDBACK_DIR": str(tmp_path / "c")}).trust_forwarded
+    assert store_from_env({"FEEDBACK_DIR": str(tmp_path / "c"), "SPACE_ID": "me/app"}).trust_forwarded
+    assert not store_from_env({"FEEDBACK_DIR": str(tmp_path / "c"), "SPACE_ID": "me/app",
+                               "FEEDBACK_TRUST_FORWARDED": "0"}).trust_forwarded
+    limited = store_from_env({"FEEDBACK_DIR": str(tmp_path / "c"), "FEEDBACK_ADDRESS_LIMIT": "2",
+                              "FEEDBACK_GLOBAL_LIMIT": "9", "FEEDBACK_MAX": "7"})
+    assert (limited.per_address.limit, limited.overall.limit, limited.max_records) == (2, 9, 7)
 
 
 def test_concurrent_corrections_are_all_kept_once(store, reader):
-    strokes = parse_strokes(pad_value("42"))
-    reading = reader.read(strokes)
     answers: list[str] = []
+    drawings = [drawn(reader, "42") for _ in range(16)]
+    twice = drawn(reader, "5")
 
     def correct(k: int) -> None:
-        answers.append(store.save(f"session-{k}", strokes, reading, str(k), HUB_SOURCE))
+        answers.append(store.save(f"address-{k}", drawings[k], str(k), HUB_SOURCE))
+        answers.append(store.save(f"address-{k}", twice, "6", HUB_SOURCE))  # 16 threads at one drawing
 
     threads = [threading.Thread(target=correct, args=(k,)) for k in range(16)]
     for t in threads:
@@ -86,27 +159,26 @@ def test_concurrent_corrections_are_all_kept_once(store, reader):
     for t in threads:
         t.join()
     kept = records(store.folder)
-    assert answers == [SAVED] * 16 and store.count == 16
-    assert sorted(int(r["answer"]) for r in kept) == list(range(16))
-    assert len({r["id"] for r in kept}) == 16
+    assert sorted(answers).count(SAVED) == 17 and answers.count(ALREADY) == 15 and store.count == 17
+    assert sorted(int(r["answer"]) for r in kept) == sorted([*range(16), 6])
+    assert len({r["id"] for r in kept}) == 17
 
 
 def test_a_crash_between_write_and_rename_leaves_no_record(store, reader, monkeypatch):
     import mnist_sketch.feedback as feedback
 
-    strokes = parse_strokes(pad_value("5"))
-    reading = reader.read(strokes)
+    drawing = drawn(reader, "5")
 
     def crash(src, dst):
         raise OSError("No space left on device")
 
     monkeypatch.setattr(feedback.os, "replace", crash)
-    assert store.save("s", strokes, reading, "5", HUB_SOURCE) == NOT_SAVED
+    assert store.save("a", drawing, "6", HUB_SOURCE) == NOT_SAVED
     assert list(store.folder.iterdir()) == [] and store.count == 0  # no record, no temporary file
     monkeypatch.undo()
     # A process killed mid-write leaves a temporary file: never counted, read by training, or uploaded.
     (store.folder / ".abc123.tmp").write_text('{"answer": "5", "stro')
-    assert store.save("s", strokes, reading, "5", HUB_SOURCE) == SAVED
+    assert store.save("a", drawing, "6", HUB_SOURCE) == SAVED  # the failed save did not use the drawing up
     assert FeedbackStore(store.folder).count == 1
 
 
@@ -114,16 +186,15 @@ def test_training_reads_the_corrections_digits(tmp_path, reader):
     from training.corrections import load_corrections, summary
 
     store = FeedbackStore(tmp_path / "fb")
-    for drawn, answer in [("7", "1"), ("42", "42"), ("2026", "2026"), ("1", "77")]:
-        strokes = parse_strokes(pad_value(drawn))
-        assert store.save(drawn, strokes, reader.read(strokes), answer, HUB_SOURCE) == SAVED
+    for drawn_text, answer in [("7", "1"), ("42", "47"), ("2026", "2025"), ("1", "77")]:
+        assert store.save("a", drawn(reader, drawn_text), answer, HUB_SOURCE) == SAVED
     (store.folder / ".crashed.tmp").write_text("{")
     corrections = load_corrections(str(store.folder))
     assert corrections.records == 4 and corrections.skipped == 1  # "1" cannot be "77"
-    assert sorted(corrections.y.tolist()) == sorted([1, 4, 2, 2, 0, 2, 6])
+    assert sorted(corrections.y.tolist()) == sorted([1, 4, 7, 2, 0, 2, 5])
     assert corrections.x.shape == (7, 28, 28) and corrections.x.dtype == np.uint8
     counts = summary(corrections, 20)["digits_per_class"]
-    assert counts["2"] == 3 and counts["1"] == 1 and sum(counts.values()) == 7
+    assert counts["2"] == 2 and counts["1"] == 1 and sum(counts.values()) == 7
 
 
 # Runs in a subprocess (huggingface_hub reads HF_ENDPOINT and HF_TOKEN when imported): saves two
@@ -133,7 +204,7 @@ import logging, sys, time
 from pathlib import Path
 logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 from mnist_sketch.example_digits import pad_value
-from mnist_sketch.feedback import FeedbackStore, start_sync
+from mnist_sketch.feedback import FeedbackStore, ReadDrawing, start_sync
 from mnist_sketch.model import load_model_file
 from mnist_sketch.model_source import bundled_source
 from mnist_sketch.predict import DigitReader
@@ -142,7 +213,7 @@ store = FeedbackStore(Path(sys.argv[1]))
 reader, source = DigitReader(load_model_file(bundled_source().path)), bundled_source()
 for drawn, answer in (("7", "1"), ("42", "47")):
     strokes = parse_strokes(pad_value(drawn))
-    print(store.save("s", strokes, reader.read(strokes), answer, source))
+    print(store.save("a", ReadDrawing.of(strokes, reader.read(strokes)), answer, source))
 (store.folder / ".killed-mid-write.tmp").write_text("{")
 scheduler = start_sync(store)
 print("SYNC", scheduler is not None)
