@@ -7,16 +7,24 @@ import math
 import numpy as np
 import pytest
 from drawing import DIGIT_STROKES, draw_digit
+from PIL import Image, ImageDraw
 
+from mnist_sketch import strokes as strokes_module
 from mnist_sketch.example_digits import STROKES, pad_value
-from mnist_sketch.preprocess import EmptyDrawing, preprocess, stroke_width
+from mnist_sketch.preprocess import BOX_SIZE, EmptyDrawing, preprocess, stroke_width
 from mnist_sketch.strokes import (
     MAX_POINTS,
     MAX_STROKES,
+    MAX_TOTAL_POINTS,
+    PAPER_ROWS,
+    PAPER_SIDE,
     PEN_WIDTH,
+    SIMPLIFY,
+    SUPERSAMPLE,
     InvalidStrokes,
     Strokes,
     check_drawn,
+    draw_on_paper,
     frame_strokes,
     parse_strokes,
     render_in_box,
@@ -118,6 +126,12 @@ BAD_VALUES = {
     "an infinity": (value([[[-math.inf, 3]]]), "NaN or infinity"),
     "too many strokes": (value([[[1, 1]]] * (MAX_STROKES + 1)), f"at most {MAX_STROKES}"),
     "too many points": (value([[[i % 900, 1] for i in range(MAX_POINTS + 1)]]), f"at most {MAX_POINTS}"),
+    "too many points in all": (value([[[i % 900, k] for i in range(MAX_POINTS)]
+                                      for k in range(MAX_TOTAL_POINTS // MAX_POINTS + 1)]),
+                               f"at most {MAX_TOTAL_POINTS:,}"),
+    # JSON integers may have any number of digits; these have 401, beyond any float.
+    "a width beyond any float": (value([], width=10**400), "width must be a finite number"),
+    "a coordinate beyond any float": (value([[[1, 2], [-(10**400), 3]]]), "coordinate that is not a finite"),
 }
 
 
@@ -129,8 +143,77 @@ def test_a_bad_value_says_what_is_wrong(name):
 
 
 def test_the_limits_are_reachable():
-    strokes = [[[i % 900, 10 + k] for i in range(MAX_POINTS)] for k in range(MAX_STROKES)]
-    assert len(parse_strokes(value(strokes)).strokes) == MAX_STROKES
+    share = [[[i % 900, 10 + k] for i in range(MAX_TOTAL_POINTS // MAX_STROKES)] for k in range(MAX_STROKES)]
+    assert len(parse_strokes(value(share)).strokes) == MAX_STROKES
+    longest = [[[i % 900, 10 + k] for i in range(MAX_POINTS)] for k in range(MAX_TOTAL_POINTS // MAX_POINTS)]
+    assert len(parse_strokes(value(longest)).strokes) == MAX_TOTAL_POINTS // MAX_POINTS
+
+
+def distance_to_polyline(points: np.ndarray, line: np.ndarray) -> np.ndarray:
+    """(n,) distance of each of points (n, 2) to the polyline through line (m, 2)."""
+    a, b = line[:-1], line[1:]
+    t = np.clip(((points[:, None] - a) * (b - a)).sum(-1) / np.maximum(((b - a) ** 2).sum(-1), 1e-12), 0, 1)
+    return np.hypot(*(points[:, None] - (a + t[..., None] * (b - a))).transpose(2, 0, 1)).min(axis=1)
+
+
+def test_points_that_cannot_change_the_input_are_dropped():
+    turns = np.linspace(0, 4 * np.pi, MAX_POINTS)  # a spiral sampled every 0.4 px, as a slow pen on the pad
+    spiral = np.stack([450 + (60 + 20 * turns) * np.cos(turns), 300 + (60 + 20 * turns) * np.sin(turns)], axis=1)
+    kept = parse_strokes(value([spiral.tolist()])).strokes[0]
+    assert len(kept) < len(spiral) / 3
+    assert (kept[0] == spiral[0]).all() and (kept[-1] == spiral[-1]).all()
+    assert (kept.min(axis=0) == spiral.min(axis=0)).all() and (kept.max(axis=0) == spiral.max(axis=0)).all()
+    model_px = (BOX_SIZE - PEN_WIDTH) / np.ptp(spiral, axis=0).max()  # the most it is enlarged by, alone in a box
+    assert distance_to_polyline(spiral, kept).max() * model_px <= SIMPLIFY
+    whole = frame_strokes(Strokes(900, 600, (spiral,)))
+    assert np.abs(frame_strokes(Strokes(900, 600, (kept,))) - whole).max() < 0.1
+
+
+def drawn_by_pil(strokes: list[np.ndarray], pen_width: float = PEN_WIDTH) -> np.ndarray:
+    """`render_in_box`'s reference: the strokes fitted alike and drawn by PIL's line(joint="curve"), one point at
+    a time in Python, round ends, at SUPERSAMPLE x, area-averaged."""
+    points = np.concatenate(strokes)
+    scale = (BOX_SIZE - pen_width) / np.ptp(points, axis=0).max() * SUPERSAMPLE
+    w, h = (min(BOX_SIZE, math.ceil(e * scale / SUPERSAMPLE + pen_width)) for e in np.ptp(points, axis=0))
+    layer = Image.new("L", (w * SUPERSAMPLE, h * SUPERSAMPLE), 0)
+    draw, r = ImageDraw.Draw(layer), pen_width * SUPERSAMPLE / 2
+    for xy in ((s - points.min(axis=0)) * scale + r for s in strokes):
+        draw.line(xy.ravel().tolist(), fill=255, width=round(2 * r), joint="curve")
+        for x, y in (xy[0], xy[-1]):
+            draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
+    return np.asarray(layer.reduce(SUPERSAMPLE), np.float32) / 255
+
+
+@pytest.mark.parametrize("digit", sorted(DIGIT_STROKES))
+def test_the_pen_draws_as_pils_joined_lines(digit):
+    strokes = [np.array(s) * 300 for s in DIGIT_STROKES[digit]]
+    difference = np.abs(render_in_box(strokes) - drawn_by_pil(strokes))
+    assert difference.mean() < 0.003 and difference.max() < 0.2  # without the joints: up to 0.016 and 0.89
+
+
+def supersampling(monkeypatch, strokes: list[np.ndarray]) -> int:
+    """The supersampling `render_in_box` draws strokes at."""
+    sizes = []
+    pen = strokes_module._pen
+    monkeypatch.setattr(strokes_module, "_pen", lambda size, *args: sizes.append(size) or pen(size, *args))
+    ink = render_in_box(strokes)
+    return sizes[0][0] // ink.shape[1]
+
+
+def test_strokes_too_many_to_draw_finely_are_drawn_coarser(monkeypatch):
+    assert supersampling(monkeypatch, [np.array(s) * 300 for s in DIGIT_STROKES[3]]) == SUPERSAMPLE
+    ups_and_downs = np.stack([np.linspace(0, 500, MAX_TOTAL_POINTS), np.arange(MAX_TOTAL_POINTS) % 2 * 500.0], axis=1)
+    assert supersampling(monkeypatch, [ups_and_downs]) < SUPERSAMPLE
+    assert render_in_box([ups_and_downs]).mean() > 0.9  # a block of ink, as finely drawn
+
+
+def test_the_paper_is_at_most_paper_side_and_smaller_for_strokes_too_many_to_draw():
+    assert draw_on_paper(parse_strokes(pad_value("42")), 20).size == (900, 600)  # the pad's own size
+    big = parse_strokes(pad_value("42", canvas=(10_000, 5_000)))
+    assert draw_on_paper(big, 200).size == (PAPER_SIDE, PAPER_SIDE // 2)
+    ups_and_downs = np.stack([np.linspace(0, 900, MAX_TOTAL_POINTS), np.arange(MAX_TOTAL_POINTS) % 2 * 900.0], axis=1)
+    heavy = draw_on_paper(Strokes(900, 900, (ups_and_downs,)), 20)
+    assert heavy.size[0] <= 900 * PAPER_ROWS / (2 * 900 * MAX_TOTAL_POINTS) + 1 and np.asarray(heavy).mean() < 128
 
 
 def test_the_examples_are_read_as_their_digits(reader):
