@@ -42,6 +42,7 @@ image, the whole drawing framed for the number reader (`number_strip`), which re
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Sequence
@@ -72,6 +73,9 @@ FLAT_HEIGHT = 0.25  # a drawing of flat strokes only is taken to be this share o
 MAX_CUTS = 3  # cut points tried in a wide blot, the lowest of its ink profile
 MAX_OPTIONS = 16  # ways to read one piece, at most
 MAX_DIGITS = 12
+# Points laid along a drawing's strokes to tell whether neighbouring digits touch, at most: a 12-digit number
+# takes about 2,000. Only a drawing of far more ink (a scribble, a payload built to cost) gets them sparser.
+MAX_INK_POINTS = 20_000
 MAX_PARTS = MAX_STROKES  # separate blots of ink in an image, specks aside: more is not a number
 TOO_MANY = f"That is more than {MAX_DIGITS} digits: write a number of at most {MAX_DIGITS} digits."
 SCATTERED = (f"This image has over {MAX_PARTS} separate marks: it does not look like a drawing of a number. "
@@ -97,19 +101,20 @@ def _joined(boxes: np.ndarray) -> np.ndarray:
     return np.array([boxes[:, 0].min(), boxes[:, 1].max(), boxes[:, 2].min(), boxes[:, 3].max()])
 
 
-def _affinity(a: np.ndarray, b: np.ndarray, height: float) -> float:
-    """How surely two boxes (x0, x1, y0, y1; y down) are parts of one digit: > 0 when they are, the larger
-    the surer."""
-    overlap = min(a[1], b[1]) - max(a[0], b[0])  # < 0: the gap between them
-    narrower = min(a[1] - a[0], b[1] - b[0])
-    short = min(a[3] - a[2], b[3] - b[2]) < SHORT_PART * height
-    off_baseline = abs(a[3] - b[3]) > OFF_BASELINE * height
-    needed = MERGE_OVERLAP if short or off_baseline else FULL_OVERLAP
-    if overlap >= 0 and overlap >= needed * narrower:
-        return 1.0 + overlap / max(narrower, 1e-9)
-    if off_baseline and -overlap <= ATTACH_GAP * height:
-        return 0.5 + 0.5 * overlap / height  # to the neighbour it reaches furthest over, or nearest
-    return 0.0
+def _affinities(boxes: np.ndarray, height: float) -> np.ndarray:
+    """How surely each two of boxes (n, 4) of x0, x1, y0, y1 (y down) are parts of one digit: (n, n), > 0
+    when they are, the larger the surer."""
+    x0, x1, y0, y1 = (side[:, None] for side in boxes.T)  # a box down the rows, the other across (.T)
+    overlap = np.minimum(x1, x1.T) - np.maximum(x0, x0.T)  # < 0: the gap between them
+    narrower = np.minimum(x1 - x0, (x1 - x0).T)
+    short = np.minimum(y1 - y0, (y1 - y0).T) < SHORT_PART * height
+    off_baseline = np.abs(y1 - y1.T) > OFF_BASELINE * height
+    needed = np.where(short | off_baseline, MERGE_OVERLAP, FULL_OVERLAP)
+    above = (overlap >= 0) & (overlap >= needed * narrower)
+    beside = off_baseline & (-overlap <= ATTACH_GAP * height)
+    # Beside another: to the neighbour it reaches furthest over, or nearest.
+    return np.where(above, 1.0 + overlap / np.maximum(narrower, 1e-9),
+                    np.where(beside, 0.5 + 0.5 * overlap / height, 0.0))
 
 
 def digit_height(boxes: np.ndarray) -> float:
@@ -123,16 +128,18 @@ def group_parts(boxes: np.ndarray) -> list[list[int]]:
     parts, digits left to right, specks in none. Raises EmptyDrawing for more than MAX_PARTS parts."""
     height = digit_height(boxes)
     sizes = np.stack([boxes[:, 1] - boxes[:, 0], boxes[:, 3] - boxes[:, 2]], axis=1)
-    groups = [[int(i)] for i in np.flatnonzero(sizes.max(axis=1) >= SPECK_FRACTION * height)]
-    if len(groups) > MAX_PARTS:
+    kept = np.flatnonzero(sizes.max(axis=1) >= SPECK_FRACTION * height)
+    if len(kept) > MAX_PARTS:
         raise EmptyDrawing(SCATTERED)
+    groups, joined = [[int(i)] for i in kept], boxes[kept]  # each group's parts, and the box around them
     while len(groups) > 1:  # join the surest pair, until no pair is one digit
-        joined = [_joined(boxes[g]) for g in groups]
-        pairs = itertools.combinations(range(len(groups)), 2)
-        score, a, b = max((_affinity(joined[a], joined[b], height), a, b) for a, b in pairs)
-        if score <= 0:
+        scores = np.triu(_affinities(joined, height), k=1)
+        if scores.max() <= 0:
             break
+        a, b = np.argwhere(scores == scores.max())[-1]  # of equals, the last pair (a < b)
         groups[a] += groups.pop(b)
+        joined[a] = _joined(joined[[a, b]])
+        joined = np.delete(joined, b, axis=0)
     return sorted(groups, key=lambda g: _joined(boxes[g])[:2].sum())
 
 
@@ -142,18 +149,17 @@ def _stroke_boxes(strokes: Sequence[np.ndarray]) -> np.ndarray:
 
 def _ink_points(strokes: Sequence[np.ndarray], step: float) -> np.ndarray:
     """(n, 2) points along strokes, at most `step` apart (the strokes' own points, and more between)."""
-    points = [np.concatenate(strokes)]
-    for s in strokes:
-        for a, b in zip(s[:-1], s[1:]):
-            n = int(np.hypot(*(b - a)) // step)
-            if n:
-                points.append(a + (b - a) * np.linspace(0, 1, n + 2)[1:-1, None])
-    return np.concatenate(points)
+    a, b = np.concatenate([s[:-1] for s in strokes]), np.concatenate([s[1:] for s in strokes])  # segments
+    between = (np.hypot(*(b - a).T) // step).astype(int)  # points added inside each segment, evenly
+    segment = np.repeat(np.arange(len(a)), between)
+    k = np.arange(len(segment)) - np.repeat(np.cumsum(between) - between, between) + 1  # 1..between per segment
+    return np.concatenate([*strokes, a[segment] + (b - a)[segment] * (k / (between[segment] + 1))[:, None]])
 
 
 def _touching_runs(digits: list[list[np.ndarray]], height: float) -> list[list[int]]:
     """Runs of neighbouring digits (indices, left to right) whose strokes come within TOUCH * height."""
-    step = TOUCH * height / 2
+    length = sum(np.hypot(*np.diff(s, axis=0).T).sum() for d in digits for s in d)
+    step = max(TOUCH * height / 2, length / MAX_INK_POINTS)
     clouds = [_ink_points(d, step) for d in digits]
     runs = [[0]]
     for k in range(1, len(digits)):
@@ -165,25 +171,34 @@ def _touching_runs(digits: list[list[np.ndarray]], height: float) -> list[list[i
     return runs
 
 
+def _check_count(pieces: int) -> None:
+    """EmptyDrawing(TOO_MANY) for a drawing of more than MAX_DIGITS pieces."""
+    if pieces > MAX_DIGITS:
+        raise EmptyDrawing(TOO_MANY)
+
+
 def stroke_pieces(strokes: Strokes, stroke_width: float = PEN_WIDTH) -> list[Piece]:
-    """A stroke drawing's pieces (see `pieces`); EmptyDrawing for a blank pad or a dot."""
+    """A stroke drawing's pieces (see `pieces`); EmptyDrawing for a blank pad, a dot, or more than MAX_DIGITS
+    pieces."""
     check_drawn(strokes)
     boxes = _stroke_boxes(strokes.strokes)
     digits = [[strokes.strokes[i] for i in group] for group in group_parts(boxes)]
 
-    def frame(parts: list[np.ndarray]) -> np.ndarray:
-        return frame_strokes(Strokes(strokes.width, strokes.height, tuple(parts)), stroke_width)
+    @functools.cache  # a digit, or digits joined, framed once for all the options they are in
+    def frame(first: int, last: int) -> np.ndarray:
+        """Digits first..last joined, framed."""
+        parts = tuple(part for d in digits[first : last + 1] for part in d)
+        return frame_strokes(Strokes(strokes.width, strokes.height, parts), stroke_width)
 
+    runs = _touching_runs(digits, digit_height(boxes))
+    _check_count(len(runs))  # before any is framed
     pieces = []
-    for run in _touching_runs(digits, digit_height(boxes)):
+    for run in runs:
         options = []
         for joins in itertools.product((False, True), repeat=len(run) - 1):
-            joined = [list(digits[run[0]])]
-            for join, k in zip(joins, run[1:]):
-                joined[-1] += digits[k] if join else []
-                if not join:
-                    joined.append(list(digits[k]))
-            options.append(Option([frame(d) for d in joined], JOIN_PRIOR * sum(joins)))
+            starts = [run[0]] + [k for join, k in zip(joins, run[1:]) if not join]  # each joined digit's first
+            ends = [k - 1 for k in starts[1:]] + [run[-1]]
+            options.append(Option([frame(a, b) for a, b in zip(starts, ends)], JOIN_PRIOR * sum(joins)))
         pieces.append(options)
     return pieces
 
@@ -258,8 +273,8 @@ def erode_apart(blot: np.ndarray) -> list[np.ndarray]:
 
 
 def ink_pieces(ink: np.ndarray, stroke_width: float = STROKE_WIDTH) -> list[Piece]:
-    """An (H, W) uint8 ink map's pieces (see `pieces`); EmptyDrawing when there is no ink, or when it does not
-    look like a drawing (mostly ink, or scattered marks)."""
+    """An (H, W) uint8 ink map's pieces (see `pieces`); EmptyDrawing when there is no ink, when it does not
+    look like a drawing (mostly ink, or scattered marks), or for more than MAX_DIGITS pieces."""
     check_looks_drawn(ink)
     ink = crop_to_ink(ink)  # raises EmptyDrawing, saying why; labelling the ink's box only is faster
     labels, boxes = _labels(ink >= INK_LEVEL)
@@ -267,6 +282,7 @@ def ink_pieces(ink: np.ndarray, stroke_width: float = STROKE_WIDTH) -> list[Piec
     for digit in group_parts(boxes):
         blot = _isolate(labels, ink, boxes, digit)
         blots += erode_apart(blot) if blot.shape[1] > WIDE_RATIO * blot.shape[0] else [blot]
+    _check_count(len(blots))  # before any is framed
     wide = WIDE_ALONE if len(blots) == 1 else WIDE_RATIO
     return [[Option([frame_ink(part, stroke_width) for part in option]) for option in split_options(blot, wide)]
             for blot in blots]
@@ -288,13 +304,9 @@ def split(value: Any, stroke_width: float | None = None) -> Drawing:
     Raises EmptyDrawing (nothing readable, or more than MAX_DIGITS digits) or InvalidDrawing.
     """
     if isinstance(value, Strokes):
-        drawing = Drawing(stroke_pieces(value, stroke_width or PEN_WIDTH))
-    else:
-        ink = ink_of(value)
-        drawing = Drawing(ink_pieces(ink, stroke_width or STROKE_WIDTH), frame_number(ink))
-    if len(drawing.pieces) > MAX_DIGITS:
-        raise EmptyDrawing(TOO_MANY)
-    return drawing
+        return Drawing(stroke_pieces(value, stroke_width or PEN_WIDTH))
+    ink = ink_of(value)
+    return Drawing(ink_pieces(ink, stroke_width or STROKE_WIDTH), frame_number(ink))
 
 
 def pieces(value: Any, stroke_width: float | None = None) -> list[Piece]:

@@ -8,8 +8,9 @@ import pytest
 from mnist_sketch.example_digits import pad_value
 from mnist_sketch.predict import Reading, ordinal
 from mnist_sketch.preprocess import EmptyDrawing
-from mnist_sketch.segment import MAX_DIGITS, TOO_MANY, group_parts, pieces
-from mnist_sketch.strokes import Strokes, draw_on_paper, parse_strokes
+from mnist_sketch import segment
+from mnist_sketch.segment import MAX_DIGITS, MAX_INK_POINTS, TOO_MANY, group_parts, pieces
+from mnist_sketch.strokes import MAX_TOTAL_POINTS, Strokes, draw_on_paper, parse_strokes
 
 H = 300.0  # a digit's height on the pad, in canvas px
 
@@ -111,6 +112,53 @@ def test_too_many_digits_get_a_message():
     with pytest.raises(EmptyDrawing, match=TOO_MANY):
         pieces(parse_strokes(pad_value("1" * (MAX_DIGITS + 1), canvas=(2000, 600))))
     assert len(pieces(parse_strokes(pad_value("7" * MAX_DIGITS, canvas=(2000, 600))))) == MAX_DIGITS
+
+
+def test_more_digits_than_read_are_refused_before_any_is_framed(monkeypatch):
+    def framed(*args):
+        raise AssertionError("a digit was framed")
+
+    monkeypatch.setattr(segment, "frame_strokes", framed)
+    with pytest.raises(EmptyDrawing, match=TOO_MANY):
+        pieces(parse_strokes(pad_value("1" * (MAX_DIGITS + 1), canvas=(2000, 600))))
+
+
+def test_digits_joined_in_several_options_are_framed_once(monkeypatch):
+    calls = []
+    frame = segment.frame_strokes
+    monkeypatch.setattr(segment, "frame_strokes", lambda *args: calls.append(args) or frame(*args))
+    rings = strokes(*zero(100, 150, 150), *zero(250, 150, 150), *zero(400, 150, 150))  # each touching the next
+    options = pieces(rings)
+    assert [len(option.inputs) for option in options[0]] == [3, 2, 2, 1]  # one run of three: 8 inputs...
+    assert len(calls) == 6  # ...of 6 framings: each ring, the two pairs, all three
+
+
+def test_many_parts_group_into_their_digits():
+    """64 strokes, 5 or 6 stacked per column in 12 columns: 52 joins."""
+    boxes = np.array([(k % 12 * 100 + 10, k % 12 * 100 + 90, k // 12 * 50, k // 12 * 50 + 300) for k in range(64)],
+                     float)
+    assert group_parts(boxes) == [[k for k in range(64) if k % 12 == column] for column in range(12)]
+
+
+def test_points_along_strokes_are_at_most_a_step_apart():
+    from mnist_sketch.segment import _ink_points
+
+    drawn = [np.array([[0.0, 0.0], [10.0, 0.0], [10.0, 3.0]]), np.array([[50.0, 50.0]])]
+    points = _ink_points(drawn, 2.0)
+    assert {tuple(p) for p in np.concatenate(drawn)} <= {tuple(p) for p in points}
+    on_first = points[points[:, 1] == 0.0]
+    assert len(points) == 4 + 5 + 1 and np.diff(np.sort(on_first[:, 0])).max() <= 2.0  # 5 inside 10 px, 1 inside 3
+
+
+def test_the_points_laid_to_find_touching_digits_are_bounded(monkeypatch):
+    laid = []
+    lay = segment._ink_points
+    monkeypatch.setattr(segment, "_ink_points", lambda d, step: laid.append(len(lay(d, step))) or lay(d, step))
+    per = MAX_TOTAL_POINTS // 12
+    # 12 touching zigzags 500 px wide and 600 high: 27 points in each segment at TOUCH * height / 2 apart
+    columns = [[(k * 500 + 500 * (i % 2), 2000 + 600 * i / per) for i in range(per)] for k in range(12)]
+    pieces(Strokes(6000, 10_000, tuple(np.array(c) for c in columns)))
+    assert len(laid) == 12 and sum(laid) <= MAX_TOTAL_POINTS + MAX_INK_POINTS
 
 
 def image_of(drawing: Strokes, pen: float = 20) -> np.ndarray:
