@@ -62,11 +62,13 @@ class Reading:
     def empty(self) -> bool:
         return not self.probabilities
 
-    def top(self, k: int = 3) -> list[tuple[str, float]]:
+    def top(self, k: int = 3, least: float = 0.0) -> list[tuple[str, float]]:
         """The k most likely readings of the whole drawing with their probabilities, most likely first.
 
         A reading's probability is the product of its digits' (each digit is
-        read on its own): "7" 0.97, or "2026" 0.91, "2028" 0.05, ...
+        read on its own): "7" 0.97, or "2026" 0.91, "2028" 0.05, ... A number's
+        readings under `least` after the first are left out: its top 3 is
+        otherwise filled with combinations no one would guess ("2926" 0.00).
         """
         if self.empty:
             return []
@@ -75,6 +77,8 @@ class Reading:
             digits = np.argsort(probs)[::-1][:k]
             best = sorted(((text + str(d), p * float(probs[d])) for text, p in best for d in digits),
                           key=lambda reading: -reading[1])[:k]
+        if len(self.probabilities) > 1:
+            best = best[:1] + [reading for reading in best[1:] if reading[1] >= least]
         return best
 
     @property

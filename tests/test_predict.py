@@ -122,6 +122,12 @@ def test_reading_semantics():
     unsure = Reading((unsure_p,), (np.zeros((28, 28)),))
     assert unsure.uncertain and "Not sure" in unsure.message and "7" in unsure.message
 
+    # A number's unlikely readings can be left out; a digit's never are, and the first always stays.
+    sure, torn = np.eye(10)[2] * 0.995 + 0.0005, np.array([0, 0.6, 0, 0, 0, 0, 0, 0.4, 0, 0])
+    assert [text for text, _ in Reading((sure, torn), (np.zeros((28, 28)),) * 2).top(3, least=0.01)] == ["21", "27"]
+    assert len(Reading((sure, sure), (np.zeros((28, 28)),) * 2).top(3, least=0.01)) == 1
+    assert len(confident.top(3, least=0.5)) == 3 and len(Reading((sure, torn), (None, None)).top(3)) == 3
+
     empty = Reading()
     assert empty.empty and empty.text is None and empty.top() == [] and empty.message == EMPTY_MESSAGE
     assert not empty.uncertain
