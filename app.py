@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image
 
 from mnist_sketch.example_digits import STROKES, pad_value
-from mnist_sketch.feedback import SAVED, FeedbackStore, ReadDrawing, start_sync, store_from_env
+from mnist_sketch.feedback import ALREADY, SAVED, FeedbackStore, ReadDrawing, start_sync, store_from_env
 from mnist_sketch.gradio_cache import sweep_safely
 from mnist_sketch.image_input import ImageInput, UploadedFilesOnly
 from mnist_sketch.model_source import ModelSource, load_app_model, load_number_model
@@ -36,8 +36,10 @@ from mnist_sketch.stroke_pad import StrokePad
 from mnist_sketch.strokes import Strokes
 
 CANVAS = (900, 600)  # the pad's drawing resolution (3:2, room for a number); the page scales it to fit
+NARROW_CANVAS = (900, 675)  # on a phone held upright: 4:3, the screen's width and room for a finger
 PEN_WIDTH = 20  # the ink's width on the pad, in canvas pixels (the model's input is drawn at MNIST's width)
-PREVIEW_SCALE = 8  # the 28x28 model input is shown at 224x224, each pixel a crisp square
+PREVIEW_SCALE = 8  # the 28x28 model input is sent at 224x224, each pixel a crisp square
+PREVIEW_HEIGHT = 28 * 5  # and shown 140 px high: still whole screen pixels per input pixel
 PREVIEW_SEPARATOR = 96  # grey: the line between two digits' inputs in the preview
 MAX_FILE_SIZE = "10mb"  # larger uploads are refused by the server
 CONCURRENCY = 4  # predictions and corrections run at once, all in one group; more would only queue up for the CPU
@@ -50,6 +52,7 @@ SESSIONS_KEPT = 1000
 # would otherwise grow forever.
 CACHE_SWEEP_S, CACHE_MAX_AGE_S = 30, 120
 EXAMPLES = [str(digit) for digit in STROKES] + ["42", "2026"]  # drawn with the project's own strokes
+SHOWN_FROM = 0.01  # a number's readings less likely than this are left out of its top 3
 
 KEPT_NOTE = "A correction keeps the drawing and your answer, nothing about you, to train the next model."
 
@@ -57,14 +60,41 @@ TITLE = "# ✏️ MNIST sketch"
 INTRO = ("Draw a digit from 0 to 9, or a whole number, on the pad: a small CNN trained on MNIST reads it as "
          "you draw.")
 
+# A polite live region: screen readers say its text when it changes (the reading, a correction's answer).
+LIVE_TEMPLATE = '<p role="status" aria-live="polite">${value}</p>'
+
+# The sentences and the top 3 keep their height whatever they show, so nothing moves when a reading comes or
+# goes. Gradio pads an HTML component's content (.html-container): the pad and the sentences line up with the
+# other blocks instead. The page's side margins (Gradio's .app: 32 px) are 4 % of a phone's width, for the pad
+# (a top-level rule: Gradio scopes custom CSS under its .contain, but keeps each top-level rule as written too).
 CSS = """
+.gradio-container .main.app { padding-left: clamp(var(--size-2), 4vw, var(--size-8));
+                              padding-right: clamp(var(--size-2), 4vw, var(--size-8)); }
+#pad .html-container, .live-text .html-container { padding: 0; }
+.live-text p { margin: 0; }
+#message p { min-height: calc(2 * var(--line-md) * var(--text-lg)); font-size: var(--text-lg); }
+#label { min-height: 160px; }
 #preview img { image-rendering: pixelated; }
+.captioned { gap: var(--spacing-sm); }  /* a caption close to what it captions */
+.caption p { margin: 0; font-size: var(--text-sm); color: var(--body-text-color-subdued); }
+#correction-row { align-items: flex-end; }
 #quick-digits { gap: var(--spacing-sm); }
 #quick-digits button { min-width: 0; padding-left: 0; padding-right: 0; }
-#footer { font-size: var(--text-sm); color: var(--body-text-color-subdued); }
+.quick-digit::before {  /* the button's name, for a screen reader: "Correct it: it's a 3" */
+  content: "Correct it: it's a "; position: absolute; width: 1px; height: 1px; overflow: hidden;
+  clip-path: inset(50%); white-space: nowrap;
+}
+#footer p { font-size: var(--text-sm); color: var(--body-text-color-subdued); }
 """
+# Gradio's default theme, its quieter text (captions, the footer, placeholders) dark enough to read: 7:1 on white.
+THEME = gr.themes.Default().set(body_text_color_subdued="*neutral_600", input_placeholder_color="*neutral_600")
 # Gradio 6 takes page-wide options in launch(); the tests launch with these too, so they test the same page.
-LAUNCH_OPTIONS = {"css": CSS, "max_file_size": MAX_FILE_SIZE, "state_session_capacity": SESSIONS_KEPT}
+LAUNCH_OPTIONS = {"css": CSS, "theme": THEME, "max_file_size": MAX_FILE_SIZE, "state_session_capacity": SESSIONS_KEPT}
+
+
+def live_text(value: str, elem_id: str) -> gr.HTML:
+    """A sentence that screen readers say when it changes (the value is the app's own text, never a visitor's)."""
+    return gr.HTML(value, html_template=LIVE_TEMPLATE, js_on_load=None, elem_id=elem_id, elem_classes="live-text")
 
 
 def preview_image(reading: Reading) -> Image.Image | None:
@@ -103,14 +133,15 @@ def save_preview(image: Image.Image, folder: Path) -> str:
 
 
 def footer_text(source: ModelSource) -> str:
-    """E.g. 'Model: bundled model · version 2026-11-26 · MNIST test accuracy 99.19%'."""
-    parts = [f"Model: {source.describe()}"]
+    """The model, for a visitor: e.g. 'The model: the copy that comes with this app, trained 2026-11-26 · it
+    reads 99.19% of MNIST's 10,000 test digits right'."""
+    model = f"The model: {source.describe()}"
     created = (source.metrics or {}).get("created")
     if created and source.origin != "hub":  # a Hub model's version is its commit, already in describe()
-        parts.append(f"version {str(created)[:10]}")
-    if source.test_accuracy is not None:
-        parts.append(f"MNIST test accuracy {source.test_accuracy:.2%}")
-    return " · ".join(parts)
+        model += f", trained {str(created)[:10]}"
+    if source.test_accuracy is None:
+        return model
+    return f"{model} · it reads {source.test_accuracy:.2%} of MNIST's 10,000 test digits right"
 
 
 def build_demo(reader: DigitReader, source: ModelSource, feedback: FeedbackStore,
@@ -127,7 +158,7 @@ def build_demo(reader: DigitReader, source: ModelSource, feedback: FeedbackStore
 
     def shown(reading: Reading) -> tuple[dict[str, float] | None, str | None, str]:
         """The top-3 readings with their probabilities, the 28x28 image the model saw (a PNG path), a sentence."""
-        label = dict(reading.top(3)) or None
+        label = dict(reading.top(3, least=SHOWN_FROM)) or None
         image = preview_image(reading)
         preview_path = save_preview(image, Path(preview.GRADIO_CACHE) / "previews") if image else None
         return label, preview_path, reading.message
@@ -161,32 +192,35 @@ def build_demo(reader: DigitReader, source: ModelSource, feedback: FeedbackStore
         gr.Markdown(INTRO)
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=300):
-                pad = StrokePad(elem_id="pad", canvas=CANVAS, pen_width=PEN_WIDTH)
-                gr.Examples(
-                    examples=[[pad_value(text, CANVAS)] for text in EXAMPLES],
-                    example_labels=list(EXAMPLES),
-                    inputs=[pad],
-                    examples_per_page=len(EXAMPLES),
-                    label="Or start from an example (then undo or draw on)",
-                )
+                pad = StrokePad(elem_id="pad", canvas=CANVAS, narrow_canvas=NARROW_CANVAS, pen_width=PEN_WIDTH,
+                                examples={text: pad_value(text, CANVAS) for text in EXAMPLES})
             with gr.Column(scale=2, min_width=300):
-                label = gr.Label(num_top_classes=3, label="Top 3 guesses", elem_id="label")
-                message = gr.Markdown(EMPTY_MESSAGE, label="Message", elem_id="message")
-                with gr.Row(equal_height=True):
-                    correction = gr.Textbox(label="Wrong? It's a …", placeholder="the right digit or number",
-                                            elem_id="correction", max_lines=1, scale=3, min_width=120)
-                    send = gr.Button("Send", elem_id="send-correction", scale=1, min_width=80)
-                with gr.Row(elem_id="quick-digits"):
-                    quick = [gr.Button(str(d), size="sm", min_width=28, variant="secondary") for d in range(10)]
-                correction_status = gr.Markdown(KEPT_NOTE, elem_id="correction-status")
-                preview = gr.Image(
-                    label="What the model sees (28×28 per digit)",
-                    elem_id="preview",
-                    format="png",
-                    interactive=False,
-                    buttons=[],
-                    height=28 * PREVIEW_SCALE,
-                )
+                message = live_text(EMPTY_MESSAGE, elem_id="message")
+                label = gr.Label(num_top_classes=3, label="Top 3 guesses", show_heading=False, elem_id="label")
+                with gr.Column(elem_classes="captioned"):
+                    gr.Markdown("What the model sees: 28×28 pixels per digit", elem_classes="caption")
+                    preview = gr.Image(
+                        show_label=False,
+                        alt_text="The drawing as the model sees it: 28×28 pixels per digit",
+                        elem_id="preview",
+                        format="png",
+                        interactive=False,
+                        buttons=[],
+                        height=PREVIEW_HEIGHT,
+                    )
+                # Until there is a reading, and after its correction is kept, these take no answer.
+                with gr.Row(equal_height=False, elem_id="correction-row"):
+                    correction = gr.Textbox(label="Wrong? Type what you drew", placeholder="e.g. 7 or 2026",
+                                            elem_id="correction", max_lines=1, scale=3, min_width=120,
+                                            interactive=False)
+                    send = gr.Button("Send", elem_id="send-correction", scale=1, min_width=80,
+                                     interactive=False)
+                with gr.Column(elem_classes="captioned"):
+                    gr.Markdown("…or tap the right digit:", elem_classes="caption")
+                    with gr.Row(elem_id="quick-digits"):
+                        quick = [gr.Button(str(d), size="sm", min_width=28, elem_classes="quick-digit",
+                                           interactive=False) for d in range(10)]
+                correction_status = live_text(KEPT_NOTE, elem_id="correction-status")
         gr.Markdown(footer_text(source), elem_id="footer")
         image_input = ImageInput(visible=False)  # API clients' image files
 
@@ -226,6 +260,19 @@ def build_demo(reader: DigitReader, source: ModelSource, feedback: FeedbackStore
         # browser only: a server round trip for it would cost the page as much as the reading itself.
         pad.change(None, outputs=correction_status, api_visibility="private", show_progress="hidden",
                    js=f"() => {json.dumps(KEPT_NOTE)}")
+        # The correction controls take an answer once there is a reading, and none once its correction is
+        # kept (the server would refuse another), until the next reading. In the browser only, like the
+        # above: the functions return gr.update's JSON form, which Gradio applies as it would a Python
+        # function's gr.update (tests/test_browser.py fails if it stops doing so).
+        controls = [correction, send, *quick]
+        in_browser = {"outputs": controls, "api_visibility": "private", "show_progress": "hidden"}
+        label.change(None, inputs=label, **in_browser,
+                     js=f"(label) => Array({len(controls)}).fill("
+                        "{__type__: 'update', interactive: Boolean(label?.confidences?.length)})")
+        correction_status.change(None, inputs=correction_status, **in_browser,
+                                 js=f"(status) => Array({len(controls)}).fill({json.dumps([SAVED, ALREADY])}"
+                                    ".includes(status) ? {__type__: 'update', interactive: false}"
+                                    " : {__type__: 'update'})")
     sweep_safely(demo)  # delete_cache's sweep survives concurrent uploads, and takes their folders too
     return demo
 

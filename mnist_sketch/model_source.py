@@ -57,14 +57,17 @@ class ModelSource:
         return self.metrics.get("test_accuracy") if self.metrics else None
 
     def describe(self) -> str:
-        """E.g. 'mnist-sketch/mnist-sketch-cnn @ 1a2b3c4', 'bundled model', 'local file mnist.h5'.
+        """Where the model comes from, in a visitor's words: 'mnist-sketch/mnist-sketch-cnn on the Hugging
+        Face Hub, version 1a2b3c4', 'the copy that comes with this app', 'the file mnist.h5 on this server'.
 
         Public (the page's footer shows it): a local file is named without its folder, which is
         the server's business.
         """
         if self.origin == "hub":
-            return f"{self.repo_id} @ {(self.commit or '?')[:7]}"
-        return "bundled model" if self.origin == "bundled" else f"local file {self.path.name}"
+            return f"{self.repo_id} on the Hugging Face Hub, version {(self.commit or '?')[:7]}"
+        if self.origin == "bundled":
+            return "the copy that comes with this app"
+        return f"the file {self.path.name} on this server"
 
 
 def _read_metrics(path: Path | None) -> dict | None:

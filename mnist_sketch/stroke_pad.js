@@ -4,10 +4,15 @@
 // The canvas keeps a fixed resolution (props.canvas_width x props.canvas_height) and CSS scales it to
 // fit, so pointer positions are mapped through its on-screen box: this works at any zoom, on a phone,
 // and after a resize. Strokes are kept as lists of [x, y] canvas pixels; the canvas is only their picture.
+//
+// The template is a function of the props: this script changes props (blank, picked, the canvas's size)
+// and never the elements, which Gradio re-renders in place from the template.
 const canvas = element.querySelector("canvas");
 const ctx = canvas.getContext("2d");
-const W = canvas.width;
-const H = canvas.height;
+const WIDE = [props.canvas_width, props.canvas_height];
+const narrowScreen = window.matchMedia(props.narrow_screen);
+let W = WIDE[0];
+let H = WIDE[1];
 
 let strokes = [];  // finished strokes
 let current = null;  // the stroke being drawn, or null
@@ -18,15 +23,14 @@ let lastSentAt = 0;
 let sendTimer = null;
 let lastValueJson = JSON.stringify(props.value ?? null);
 
-ctx.lineCap = "round";
-ctx.lineJoin = "round";
-
 function paper() {
   ctx.fillStyle = "#fff";
   ctx.fillRect(0, 0, W, H);
   ctx.strokeStyle = "#000";
   ctx.fillStyle = "#000";
   ctx.lineWidth = props.pen_width;
+  ctx.lineCap = "round";
+  ctx.lineJoin = "round";
 }
 
 function dot([x, y]) {
@@ -52,6 +56,25 @@ function redraw() {
   for (const points of strokes) drawStroke(points);
   if (current) drawStroke(current);
 }
+
+// Resizing a canvas wipes it: draw again whenever the template gives it another size.
+new MutationObserver(redraw).observe(canvas, { attributes: true, attributeFilter: ["width", "height"] });
+
+// What the template shows: the hint and disabled tools on a blank pad, and which example is on it
+// untouched (-1: none). A prop set to the value it has changes nothing.
+function show(picked = -1) {
+  props.blank = !strokes.length && !current;
+  props.picked = picked;
+}
+
+// A narrow screen gets a squarer canvas, chosen while the pad is blank (strokes keep their canvas).
+function fitScreen() {
+  if (strokes.length || current) return;
+  [W, H] = narrowScreen.matches ? props.narrow_canvas : WIDE;
+  props.canvas_width = W;
+  props.canvas_height = H;
+}
+narrowScreen.addEventListener("change", fitScreen);
 
 // Send the drawing: strokes so far, and the one being drawn. Gradio sends a changed value to the
 // server (the pad's change event); a newer value replaces one still waiting there.
@@ -99,6 +122,7 @@ canvas.addEventListener("pointerdown", (event) => {
   strokeStartedAt = performance.now();
   current = [toCanvas(event)];
   dot(current[0]);
+  show();
 });
 
 canvas.addEventListener("pointermove", (event) => {
@@ -119,24 +143,45 @@ canvas.addEventListener("pointerup", endStroke);
 canvas.addEventListener("pointercancel", endStroke);
 canvas.addEventListener("contextmenu", (event) => event.preventDefault());  // a long press on a phone
 
+// A drawing made on a canvas of another size (an example), scaled to fit this one and centred.
+function fitted(value) {
+  const scale = Math.min(W / value.width, H / value.height);
+  const dx = (W - value.width * scale) / 2;
+  const dy = (H - value.height * scale) / 2;
+  return value.strokes.map((points) => points.map(([x, y]) => [x * scale + dx, y * scale + dy]));
+}
+
 function undo() {
   if (current || !strokes.length) return;
   strokes.pop();
   redraw();
+  show();
   send();
 }
 
 function clear() {
-  if (current) return;
+  if (current || !strokes.length) return;
   strokes = [];
   redraw();
+  show();
   send();
 }
 
-// The buttons are re-rendered from the template when the value changes, so listen on the root.
+// An example replaces the drawing, and is read; the visitor can undo it like their own strokes.
+function pick(index) {
+  if (current) return;
+  strokes = fitted(props.examples[index].value);
+  redraw();
+  show(index);
+  send();
+}
+
+// One listener on the root for the template's buttons.
 element.addEventListener("click", (event) => {
+  const example = event.target.closest(".pad-example");
   if (event.target.closest(".pad-undo")) undo();
   else if (event.target.closest(".pad-clear")) clear();
+  else if (example) pick(Number(example.dataset.index));
 });
 
 document.addEventListener("keydown", (event) => {
@@ -147,13 +192,15 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
-// A value set by the server (an example clicked, or the app clearing the pad) is drawn as it is,
-// and the visitor can undo it or draw on.
+// A value set by the server is drawn as it is, and the visitor can undo it or draw on.
 function adopt(value) {
-  strokes = (value?.strokes ?? []).map((points) => points.map(([x, y]) => [x, y]));
   current = null;
   pointerId = null;
+  strokes = [];
+  fitScreen();
+  strokes = value ? fitted(value) : [];
   redraw();
+  show();
 }
 
 watch("value", () => {

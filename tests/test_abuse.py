@@ -297,4 +297,4 @@ def test_the_footer_never_shows_a_server_path():
     from mnist_sketch.model_source import ModelSource
 
     footer = app.footer_text(ModelSource(Path("/srv/secret/models/mnist.h5").resolve(), "local"))
-    assert footer == "Model: local file mnist.h5" and "/srv" not in footer
+    assert footer == "The model: the file mnist.h5 on this server" and "/srv" not in footer

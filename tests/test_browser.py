@@ -1,14 +1,19 @@
-"""The app in a real browser (Debian's chromium, driven by Playwright): draw, read, undo, clear, examples,
-phone, zoom, resize, dark mode.
+"""The app in a real browser (Debian's chromium, driven by Playwright), at a desktop's size and a phone's:
+draw, read, undo, clear, examples, corrections, a steady layout, keyboard and screen readers, zoom, resize,
+dark mode.
 
 A visitor must be able to draw at once, with a mouse or a finger, and see the
 guess after each stroke. The page may only talk to the app on loopback: every
 other request is aborted. With UPDATE_SCREENSHOT=1, saves docs/screenshot.png
-for the README (tests otherwise leave the working tree alone).
+and docs/screenshot-phone.png for the README (tests otherwise leave the working
+tree alone).
 """
 
 from __future__ import annotations
 
+import base64
+import itertools
+import json
 import os
 import re
 import time
@@ -21,6 +26,7 @@ import pytest
 from PIL import Image
 from test_app import serve_app
 
+from mnist_sketch.feedback import ALREADY, BAD_ANSWER, SAME_AS_READ, SAVED
 from mnist_sketch.preprocess import EMPTY_MESSAGE
 
 pytestmark = [
@@ -30,12 +36,13 @@ pytestmark = [
 ]
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshot.png"
+DOCS = Path(__file__).resolve().parent.parent / "docs"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 TIMEOUT_MS = 30_000  # a prediction takes well under a second; this machine may be busy training
-DESKTOP = {"viewport": {"width": 1200, "height": 860}}
-PHONE = {"viewport": {"width": 360, "height": 780}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+DESKTOP = {"viewport": {"width": 1280, "height": 800}}
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+SIZES = {"desktop": DESKTOP, "phone": PHONE}
 
 # Strokes in a unit box (x right, y down), drawn inside the middle of the pad.
 SEVEN = [[(0.15, 0.1), (0.85, 0.1), (0.62, 0.5), (0.4, 0.95)]]
@@ -44,9 +51,12 @@ FOUR = [[(0.6, 0.0), (0.1, 0.66), (0.94, 0.66)], [(0.7, 0.32), (0.7, 1.0)]]
 UPRIGHT = [[(0.5, 0.05), (0.5, 0.95)]]
 
 PAD = "#pad canvas"
-MESSAGE = "#message [data-testid='markdown']"  # not the (hidden) progress timer next to it
-HEADLINE = "#label [data-testid='label-output-value']"
+MESSAGE = "#message [aria-live='polite']"
+GUESSES = "#label .confidence-set"
+STATUS = "#correction-status [aria-live='polite']"
 TOAST = "[data-testid='toast-body']"  # how Gradio shows an error
+# What must not move when a reading comes or goes.
+STEADY = [PAD, "#message", "#label", "#preview", "#correction", "#quick-digits", "#correction-status", "#footer"]
 
 if not CHROMIUM.exists():
     pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium to run the browser tests", allow_module_level=True)
@@ -88,7 +98,8 @@ def open_app(browser, url: str, **context_options):
 
 
 def pad_square(page) -> tuple[float, float, float]:
-    """Left, top and side (page px) of a square well inside the pad, centred on it."""
+    """Left, top and side (page px) of a square well inside the pad, centred on it; the pad scrolled into view."""
+    page.locator(PAD).scroll_into_view_if_needed()
     box = page.locator(PAD).bounding_box()
     side = 0.7 * min(box["width"], box["height"])
     return box["x"] + (box["width"] - side) / 2, box["y"] + (box["height"] - side) / 2, side
@@ -110,7 +121,7 @@ def draw_with_finger(page, strokes) -> None:
     left, top, side = pad_square(page)
     for stroke in strokes:
         points = []
-        for (x0, y0), (x1, y1) in zip(stroke, stroke[1:]):
+        for (x0, y0), (x1, y1) in itertools.pairwise(stroke):
             points += [(x0 + (x1 - x0) * i / 10, y0 + (y1 - y0) * i / 10) for i in range(10)]
         points.append(stroke[-1])
         for i, (x, y) in enumerate(points):
@@ -120,93 +131,132 @@ def draw_with_finger(page, strokes) -> None:
             page.wait_for_timeout(10)
         cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
     cdp.detach()
+    # A finger takes a moment to go from the pad to a button; a tap within ~300 ms of the last touch
+    # can be taken by Chromium's gesture detector for the second half of a double tap, and not click.
+    page.wait_for_timeout(400)
+
+
+def draw(page, strokes, phone: bool) -> None:
+    (draw_with_finger if phone else draw_with_mouse)(page, strokes)
+
+
+def press(page, selector: str, phone: bool) -> None:
+    (page.locator(selector).tap if phone else page.locator(selector).click)()
 
 
 def message(page) -> str:
     return page.locator(MESSAGE).inner_text().strip()
 
 
-def wait_for_top_guess(page, digit: str) -> None:
-    """Wait until the label's headline is `digit` with its three guesses listed under it."""
+def wait_for_top_guess(page, text: str, guesses: int = 3) -> None:
+    """Wait until the top 3's first guess is `text`, with `guesses` guesses listed."""
     page.wait_for_function(
-        """([headline, digit]) => {
-            const h = document.querySelector(headline);
-            const guesses = document.querySelectorAll('#label .confidence-set');
-            return h && h.innerText.trim() === digit && guesses.length === 3;
+        """([selector, text, guesses]) => {
+            const sets = document.querySelectorAll(selector);
+            return sets.length === guesses && sets[0].dataset.testid === `${text}-confidence-set`;
         }""",
-        arg=[HEADLINE, digit],
+        arg=[GUESSES, text, guesses],
     )
 
 
 def wait_for_cleared(page) -> None:
     """Wait until no guess, no preview, and the draw-a-digit message are shown."""
     page.wait_for_function(
-        """([headline, message, msg]) => !document.querySelector(headline)
-                  && !document.querySelector('#label .confidence-set')
+        """([guesses, message, msg]) => !document.querySelector(guesses)
                   && document.querySelector(message).innerText.trim() === msg
                   && !document.querySelector('#preview img')""",
-        arg=[HEADLINE, MESSAGE, EMPTY_MESSAGE],
+        arg=[GUESSES, MESSAGE, EMPTY_MESSAGE],
     )
+
+
+def wait_for_status(page, text: str) -> None:
+    page.wait_for_function("([s, t]) => document.querySelector(s).innerText.trim() === t", arg=[STATUS, text])
 
 
 def ink_pixels(page) -> int:
     """Dark pixels on the pad's canvas (its own resolution, whatever its size on the page)."""
     data_url = page.locator(PAD).evaluate("c => c.toDataURL('image/png')")
-    import base64
-
     pixels = np.asarray(Image.open(BytesIO(base64.b64decode(data_url.split(",")[1]))).convert("L"))
     return int((pixels < 128).sum())
+
+
+def boxes(page, selectors: list[str]) -> dict[str, tuple[float, float, float, float]]:
+    """Each element's (x, y, width, height) on the page, rounded to a pixel."""
+    return {s: tuple(round(v) for v in page.locator(s).first.bounding_box().values()) for s in selectors}
+
+
+def kept(feedback, but: set[str] = frozenset()) -> list[dict]:
+    """The corrections kept, but those with an id in `but`."""
+    records = (json.loads(p.read_text()) for p in feedback.folder.glob("*.json"))
+    return [record for record in records if record["id"] not in but]
+
+
+def correction_controls_enabled(page) -> list[bool]:
+    """Whether the answer field, Send and each quick digit take an answer."""
+    controls = [page.locator("#correction input"), page.locator("#send-correction")]
+    return [control.is_enabled() for control in controls + page.locator(".quick-digit").all()]
+
+
+def quick_digit(page, digit: int):
+    return page.get_by_role("button", name=f"Correct it: it's a {digit}")  # named as a correction, not a digit
 
 
 def test_draw_undo_clear_and_examples_with_a_mouse(browser, app_url):
     context, page, errors = open_app(browser, app_url, **DESKTOP)
     assert message(page) == EMPTY_MESSAGE and ink_pixels(page) == 0
+    hint = page.locator("#pad .pad-hint")
+    assert hint.is_visible()  # the empty pad says where to draw
 
     # No tool to pick: the first stroke counts.
     draw_with_mouse(page, SEVEN)
     wait_for_top_guess(page, "7")
-    assert message(page).startswith("It's a 7")
-    page.locator("#preview img").wait_for()
-    if os.environ.get("UPDATE_SCREENSHOT") == "1":
-        page.screenshot(path=str(SCREENSHOT), full_page=True)
-
+    assert message(page).startswith("It's a 7") and hint.is_hidden()
     page.locator("#pad .pad-clear").click()
     wait_for_cleared(page)
-    assert ink_pixels(page) == 0
+    assert ink_pixels(page) == 0 and hint.is_visible()
 
     draw_with_mouse(page, FOUR)
     wait_for_top_guess(page, "4")
     inked = ink_pixels(page)
     page.locator("#pad .pad-undo").click()  # takes the upright stroke away
-    page.wait_for_function("h => document.querySelector(h)?.innerText.trim() !== '4'", arg=HEADLINE)
+    page.wait_for_function("s => document.querySelector(s)?.dataset.testid !== '4-confidence-set'", arg=GUESSES)
     assert 0 < ink_pixels(page) < inked
     page.keyboard.press("Control+z")  # and the first one
     wait_for_cleared(page)
     assert ink_pixels(page) == 0
 
+    # An example, a picture of its strokes, replaces the drawing and is read; it shows as chosen until the
+    # pad changes, and the visitor can undo it like their own strokes.
     draw_with_mouse(page, UPRIGHT)
     wait_for_top_guess(page, "1")
-
-    # An example replaces the drawing and is read; the visitor can undo it like their own strokes.
-    page.locator(".gallery-item").nth(3).click()
+    three = page.get_by_role("button", name="Example: 3")
+    assert three.locator("svg path").count() == 1
+    three.click()
     wait_for_top_guess(page, "3")
-    assert ink_pixels(page) > 0
+    assert ink_pixels(page) > 0 and three.get_attribute("aria-pressed") == "true"
     page.locator("#pad .pad-undo").click()  # the example 3 is one stroke
     wait_for_cleared(page)
+    assert three.get_attribute("aria-pressed") == "false"
+    three.click()
+    wait_for_top_guess(page, "3")
+    draw_with_mouse(page, [[(0.0, 0.0), (0.05, 0.05)]])  # a stroke more: no longer the example
+    page.wait_for_function("b => b.getAttribute('aria-pressed') === 'false'", arg=three.element_handle())
     assert errors == [] and page.locator(TOAST).count() == 0
     context.close()
 
 
-def test_a_number_drawn_or_picked_is_read_whole(browser, app_url):
+def test_a_number_drawn_or_picked_is_read_whole_without_unlikely_guesses(browser, app_url):
     context, page, errors = open_app(browser, app_url, **DESKTOP)
     for offset, digit in ((-0.45, SEVEN), (0.45, ONE)):  # a 7, then a 1 beside it
         draw_with_mouse(page, [[(x + offset, y) for x, y in stroke] for stroke in digit])
-    wait_for_top_guess(page, "71")
+    page.wait_for_function("s => document.querySelector(s)?.dataset.testid === '71-confidence-set'", arg=GUESSES)
     assert message(page).startswith("It's 71")
-    assert page.locator("#label .confidence-set").first.inner_text().startswith("71")
 
-    page.get_by_text("2026", exact=True).click()  # the example
-    wait_for_top_guess(page, "2026")
+    page.get_by_role("button", name="Example: 2026").click()
+    page.wait_for_function("s => document.querySelector(s)?.dataset.testid === '2026-confidence-set'", arg=GUESSES)
+    # The guesses shown are the likely ones only: none under 1 %.
+    for guess in page.locator(GUESSES).all():
+        assert int(re.search(r"(\d+)%", guess.inner_text())[1]) >= 1, guess.inner_text()
     assert errors == [] and page.locator(TOAST).count() == 0
     context.close()
 
@@ -240,62 +290,176 @@ def test_a_long_stroke_is_read_as_it_goes_and_a_short_one_at_pen_up(browser, app
     context.close()
 
 
-def test_a_wrong_reading_is_corrected_and_the_correction_kept(browser, app_url, feedback):
-    import json
-
-    from mnist_sketch.feedback import BAD_ANSWER, SAVED
-
-    context, page, errors = open_app(browser, app_url, **DESKTOP)
-    status = page.locator("#correction-status")
-    assert "nothing about you" in status.inner_text()  # what is kept, said before anything is sent
-    draw_with_mouse(page, SEVEN)
+@pytest.mark.parametrize("size", SIZES)
+def test_the_layout_holds_still_when_a_reading_comes_and_goes(browser, app_url, size):
+    phone = size == "phone"
+    context, page, errors = open_app(browser, app_url, **SIZES[size])
+    page.evaluate("document.fonts.ready.then(() => new Promise(requestAnimationFrame))")  # laid out for good
+    before = boxes(page, STEADY)
+    draw(page, SEVEN, phone)
     wait_for_top_guess(page, "7")
+    page.locator("#preview img").wait_for()
+    read = boxes(page, STEADY)
+    press(page, "#pad .pad-clear", phone)
+    wait_for_cleared(page)
+    cleared = boxes(page, STEADY)
+    print(f"\n{size}: {json.dumps(before)}")  # the figures, for the record (pytest -s)
+    assert read == before and cleared == before
 
-    page.locator("#correction textarea, #correction input").first.fill("one")
-    page.locator("#send-correction").click()
-    page.wait_for_function("([s, t]) => document.querySelector(s).innerText.includes(t)",
-                           arg=["#correction-status", BAD_ANSWER[:40]])
-    assert list(feedback.folder.glob("*.json")) == []
-
-    page.locator("#correction textarea, #correction input").first.fill("1")
-    page.locator("#correction textarea, #correction input").first.press("Enter")
-    page.wait_for_function("([s, t]) => document.querySelector(s).innerText.includes(t)",
-                           arg=["#correction-status", SAVED])
-    record, = [json.loads(p.read_text()) for p in feedback.folder.glob("*.json")]
-    assert record["answer"] == "1" and record["read_as"][0]["text"] == "7"
-    assert len(record["strokes"]["strokes"]) == 1
-
-    page.locator("#quick-digits button", has_text="4").click()  # the quick digit buttons send at once
-    for _ in range(100):  # up to 10 s for the second record to land
-        if len(list(feedback.folder.glob("*.json"))) == 2:
-            break
-        page.wait_for_timeout(100)
-    assert sorted(json.loads(p.read_text())["answer"] for p in feedback.folder.glob("*.json")) == ["1", "4"]
-
-    draw_with_mouse(page, SEVEN)  # a new drawing: the thanks gives way to what is kept again
-    page.wait_for_function("([s, t]) => document.querySelector(s).innerText.includes(t)",
-                           arg=["#correction-status", "nothing about you"])
+    # The pad lines up with the page's other blocks (no inset of its own).
+    assert before[PAD][0] == before["#footer"][0]
+    if not phone:  # everything, footer included, fits a 1280x800 screen
+        footer = before["#footer"]
+        assert footer[1] + footer[3] <= DESKTOP["viewport"]["height"]
     assert errors == []
     context.close()
 
 
-def test_on_a_phone_the_pad_fits_and_a_finger_draws(browser, app_url):
+def test_on_a_phone_the_pad_is_the_screens_width_squarer_and_a_finger_draws(browser, app_url):
     context, page, errors = open_app(browser, app_url, **PHONE)
+    width = PHONE["viewport"]["width"]
+    sent: list[dict] = []
+    page.on("request", lambda r: sent.append(r.post_data_json) if "/queue/join" in r.url else None)
     box = page.locator(PAD).bounding_box()
-    assert box["x"] >= 0 and box["x"] + box["width"] <= 360
-    assert page.evaluate("document.documentElement.scrollWidth") <= 360  # no sideways scrolling
+    assert box["x"] >= 0 and box["x"] + box["width"] <= width and box["width"] >= 0.9 * width
+    assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scrolling
+    assert page.locator(PAD).evaluate("c => [c.width, c.height]") == [900, 675]  # 4:3, not the desktop's 3:2
+    assert abs(box["width"] / box["height"] - 4 / 3) < 0.02
 
     draw_with_finger(page, ONE)
     wait_for_top_guess(page, "1")
     assert page.evaluate("window.scrollY") == 0  # drawing did not scroll the page
-    # A finger takes a moment to go from the pad to a button; a tap within ~300 ms of the last touch
-    # can be taken by Chromium's gesture detector for the second half of a double tap, and not click.
-    page.wait_for_timeout(400)
+    # The strokes reach the server as on a desktop, in the canvas's pixels, with its size.
+    value = next(d["data"][0] for d in sent if d and isinstance(d["data"][0], dict) and "strokes" in d["data"][0])
+    assert (value["width"], value["height"]) == (900, 675) and len(value["strokes"]) == 1
+    assert all(0 <= x <= 900 and 0 <= y <= 675 for x, y in value["strokes"][0])
+    # The reading is in view without scrolling.
+    assert page.locator("#message").bounding_box()["y"] < PHONE["viewport"]["height"]
+
     page.locator("#pad .pad-clear").tap()
     wait_for_cleared(page)
+    # No hover colour stays on a button after a tap: hover rules are for a mouse only.
+    assert not page.evaluate("matchMedia('(hover: hover)').matches")
+    clear = page.locator("#pad .pad-clear")
+    assert clear.evaluate("b => getComputedStyle(b).backgroundColor") == page.locator("#pad .pad-undo").evaluate(
+        "b => getComputedStyle(b).backgroundColor")
     draw_with_finger(page, SEVEN)
     wait_for_top_guess(page, "7")
+    if os.environ.get("UPDATE_SCREENSHOT") == "1":
+        page.locator("#preview img").wait_for()
+        page.screenshot(path=str(DOCS / "screenshot-phone.png"))
     assert errors == [] and page.locator(TOAST).count() == 0
+    context.close()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_a_correction_is_offered_once_per_drawing_and_confirmed_under_it(browser, app_url, feedback, size):
+    phone = size == "phone"
+    context, page, errors = open_app(browser, app_url, **SIZES[size])
+    before = {record["id"] for record in kept(feedback)}
+    assert "nothing about you" in page.locator(STATUS).inner_text()  # what is kept, said before anything is sent
+    # Nothing to correct before a reading: the controls take no answer.
+    assert not any(correction_controls_enabled(page))
+    four = quick_digit(page, 4)
+
+    draw(page, SEVEN, phone)
+    wait_for_top_guess(page, "7")
+    page.wait_for_function("() => !document.querySelector('#send-correction').disabled")
+    assert all(correction_controls_enabled(page))
+
+    # The answer the model gave is not a correction.
+    seven = quick_digit(page, 7)
+    seven.tap() if phone else seven.click()
+    wait_for_status(page, SAME_AS_READ)
+    assert kept(feedback, but=before) == [] and all(correction_controls_enabled(page))
+
+    # A quick digit sends at once; the thanks shows right under the controls, and is said.
+    four.tap() if phone else four.click()
+    wait_for_status(page, SAVED)
+    record, = kept(feedback, but=before)
+    assert record["answer"] == "4"
+    assert record["read_as"][0]["text"] == "7" and len(record["strokes"]["strokes"]) == 1
+    digits, status = page.locator("#quick-digits").bounding_box(), page.locator(STATUS).bounding_box()
+    assert 0 <= status["y"] - (digits["y"] + digits["height"]) < 40
+    assert status["y"] + status["height"] <= page.evaluate("scrollY + innerHeight")  # in view
+    # One correction per drawing: the controls close, and a second tap keeps nothing.
+    page.wait_for_function("() => document.querySelector('#send-correction').disabled")
+    assert not any(correction_controls_enabled(page))
+    four.tap(force=True) if phone else four.click(force=True)
+    page.wait_for_timeout(1000)
+    assert len(kept(feedback, but=before)) == 1 and page.locator(STATUS).inner_text().strip() == SAVED
+
+    # A new drawing opens them again, and the thanks gives way to what is kept; typed answers are checked.
+    draw(page, [[(x - 0.3, y) for x, y in UPRIGHT[0]]], phone)
+    page.wait_for_function("s => document.querySelector(s).innerText.includes('nothing about you')", arg=STATUS)
+    page.wait_for_function("() => !document.querySelector('#send-correction').disabled")
+    answer = page.locator("#correction input")
+    answer.fill("one")
+    press(page, "#send-correction", phone)
+    wait_for_status(page, BAD_ANSWER)
+    answer.fill("8")
+    answer.press("Enter")
+    wait_for_status(page, SAVED)
+    assert sorted(record["answer"] for record in kept(feedback, but=before)) == ["4", "8"]
+    assert answer.input_value() == ""
+    assert errors == []
+    context.close()
+
+
+def test_a_second_correction_of_one_drawing_is_refused_by_the_server_too(browser, app_url, feedback):
+    """The page closes the controls after a correction; the server holds even if they were used."""
+    context, page, errors = open_app(browser, app_url, **DESKTOP)
+    draw_with_mouse(page, SEVEN)
+    wait_for_top_guess(page, "7")
+    page.get_by_role("button", name="Correct it: it's a 2").click()
+    wait_for_status(page, SAVED)
+    saved = len(kept(feedback))
+    # Reopened as a script could: the server still answers that this drawing is corrected already.
+    page.evaluate("() => document.querySelectorAll('.quick-digit').forEach(b => { b.disabled = false; })")
+    page.get_by_role("button", name="Correct it: it's a 3").click()
+    wait_for_status(page, ALREADY)
+    assert len(kept(feedback)) == saved and errors == []
+    context.close()
+
+
+def test_the_page_speaks_to_keyboards_and_screen_readers(browser, app_url):
+    context, page, errors = open_app(browser, app_url, **DESKTOP)
+    draw_with_mouse(page, FOUR)
+    wait_for_top_guess(page, "4")
+
+    # The reading is said: the message is a polite live region, and holds the sentence shown.
+    region = page.locator(MESSAGE)
+    assert region.get_attribute("role") == "status" and message(page).startswith("It's a 4")
+    assert page.locator(STATUS).get_attribute("aria-live") == "polite"
+
+    # Undo and Clear keep the focus, pressed from the keyboard, even when they have nothing left to do.
+    undo, clear = page.locator("#pad .pad-undo"), page.locator("#pad .pad-clear")
+    undo.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function("s => document.querySelector(s)?.dataset.testid !== '4-confidence-set'", arg=GUESSES)
+    assert undo.evaluate("b => b === document.activeElement")
+    clear.focus()
+    page.keyboard.press("Enter")
+    wait_for_cleared(page)
+    assert clear.evaluate("b => b === document.activeElement")
+    assert clear.get_attribute("aria-disabled") == "true" and ink_pixels(page) == 0
+    page.keyboard.press("Enter")  # nothing to clear: nothing happens, and the focus stays
+    assert clear.evaluate("b => b === document.activeElement")
+
+    # Every element that takes the focus has a name, as Chromium gives it to screen readers.
+    draw_with_mouse(page, SEVEN)
+    wait_for_top_guess(page, "7")
+    page.locator("#preview img").wait_for()
+    cdp = page.context.new_cdp_session(page)
+    nodes = cdp.send("Accessibility.getFullAXTree")["nodes"]
+    focusable = [(n.get("role", {}).get("value"), (n.get("name") or {}).get("value", "").strip()) for n in nodes
+                 if not n.get("ignored") and any(p["name"] == "focusable" and p["value"].get("value")
+                                                 for p in n.get("properties", []))]
+    unnamed = [role for role, name in focusable if not name and role != "RootWebArea"]
+    assert len(focusable) > 30 and unnamed == [], unnamed
+    names = {name for _, name in focusable}
+    assert {"Example: 3", "Correct it: it's a 3", "Undo", "Clear"} <= names and "3" not in names
+    assert errors == []
     context.close()
 
 
@@ -308,7 +472,6 @@ def test_the_pen_follows_at_any_zoom_and_after_a_resize(browser, app_url):
     wait_for_cleared(page)
 
     page.evaluate("document.documentElement.style.zoom = '1.5'")  # as the browser's page zoom does
-    page.locator(PAD).scroll_into_view_if_needed()
     draw_with_mouse(page, ONE)
     wait_for_top_guess(page, "1")
     assert errors == []
@@ -333,20 +496,29 @@ BACKGROUND_JS = """el => {
     }
     return 'rgb(255, 255, 255)';
 }"""
+# The page's own text, and what is ours to colour (WCAG AA: 4.5:1 for text; the pad's paper is white always).
+TEXTS = ["h1", MESSAGE, GUESSES, STATUS, ".caption p", "#footer p", "#pad .pad-caption", "#pad .pad-clear",
+         ".quick-digit", "#correction input"]
 
 
-def test_in_dark_mode_text_and_ink_stay_visible(browser, app_url):
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_text_is_readable_and_the_ink_visible_in_either_theme(browser, app_url, scheme):
     # A visitor whose system is in dark mode gets Gradio's dark theme.
-    context, page, errors = open_app(browser, app_url, **DESKTOP, color_scheme="dark")
-    assert page.evaluate("document.body.classList.contains('dark')")
+    context, page, errors = open_app(browser, app_url, **DESKTOP, color_scheme=scheme)
+    assert page.evaluate("document.body.classList.contains('dark')") == (scheme == "dark")
+    hint = page.locator("#pad .pad-hint")
+    assert _contrast(hint.evaluate("el => getComputedStyle(el).color"), "rgb(255, 255, 255)") >= 4.5
     draw_with_mouse(page, SEVEN)
     wait_for_top_guess(page, "7")
+    if scheme == "light" and os.environ.get("UPDATE_SCREENSHOT") == "1":
+        page.locator("#preview img").wait_for()
+        page.screenshot(path=str(DOCS / "screenshot.png"))
 
-    for selector in ["h1", MESSAGE, HEADLINE, "#label .confidence-set", "#footer", "#pad .pad-clear", ".gallery-item"]:
+    for selector in TEXTS:
         element = page.locator(selector).first
         color = element.evaluate("el => getComputedStyle(el).color")
         background = element.evaluate(BACKGROUND_JS)
-        assert _contrast(color, background) >= 3, f"{selector}: {color} on {background}"
+        assert _contrast(color, background) >= 4.5, f"{selector}: {color} on {background}"
 
     # The paper stays white and the black ink shows on it.
     left, top, side = pad_square(page)
