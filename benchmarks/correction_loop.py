@@ -1,6 +1,6 @@
 """Does learning from visitors work? Play visitor with the dev pen digits, correct what is misread, retrain.
 
-The UNIPEN dev writers (../shared/data/unipen_dev_strokes.npz) are split in
+The dev split's writers of ../shared/data/pen_digits.npz are split in
 two by writer: "visitors" (A), who draw on the pad and correct every misread
 digit, and "held out" (B), never seen by the corrections. Three steps:
 
@@ -31,24 +31,23 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-from sketch_accuracy import SHARED, STROKES, pad_value  # noqa: E402
+from sketch_accuracy import SHARED, STROKES  # noqa: E402
 
 from mnist_sketch.strokes import parse_strokes  # noqa: E402
+from training.pen_digits import load_pen_digits, on_pad  # noqa: E402
 
 
 def load_dev() -> tuple[dict, np.ndarray]:
-    """The dev strokes, and for each sample whether its writer is a visitor (A) rather than held out (B)."""
-    with np.load(STROKES) as z:
-        data = {k: z[k] for k in z.files}
+    """The dev split's digits ({"strokes", "labels", "writers"}), and for each whether its writer is a visitor
+    (A) rather than held out (B)."""
+    pen = load_pen_digits(STROKES).split("dev")
+    data = {"strokes": pen.strokes, "labels": pen.labels, "writers": pen.writers}
     visitor = np.array([int(hashlib.sha256(str(w).encode()).hexdigest(), 16) % 2 == 0 for w in data["writers"]])
     return data, visitor
 
 
 def pad_values(data: dict) -> list:
-    sys.path.insert(0, str(SHARED / "tools"))
-    from render_sketch import strokes_of
-
-    return [parse_strokes(pad_value(strokes_of(data, i))) for i in range(len(data["labels"]))]
+    return [parse_strokes(on_pad(strokes)) for strokes in data["strokes"]]
 
 
 def collect(model: Path, out: Path) -> None:
@@ -72,7 +71,7 @@ def collect(model: Path, out: Path) -> None:
 
 
 def score(models: list[Path]) -> None:
-    from render_sketch import standard_variants, strokes_of
+    from render_sketch import standard_variants
 
     from mnist_sketch.model import load_model_file
     from mnist_sketch.predict import DigitReader
@@ -80,7 +79,7 @@ def score(models: list[Path]) -> None:
     data, visitor = load_dev()
     labels = np.array([str(label) for label in data["labels"]])
     values = pad_values(data)
-    images = [standard_variants(strokes_of(data, i), seed=i)[0][1] for i in range(len(labels))]
+    images = [standard_variants(strokes, seed=i)[0][1] for i, strokes in enumerate(data["strokes"])]
     print(f"writers: {len(set(data['writers'][visitor]))} visitors (A, {visitor.sum()} digits), "
           f"{len(set(data['writers'][~visitor]))} held out (B, {(~visitor).sum()} digits)")
     print(f"{'model':<32} {'A strokes':>10} {'A image':>8} {'B strokes':>10} {'B image':>8}")

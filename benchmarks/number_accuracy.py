@@ -42,11 +42,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-from sketch_accuracy import CACHE_DIR, SHARED, STROKES, cache_key, pad_value  # noqa: E402
+from sketch_accuracy import CACHE_DIR, SHARED, STROKES, cache_key  # noqa: E402
 
 from mnist_sketch.preprocess import EmptyDrawing, preprocess  # noqa: E402
 from mnist_sketch.segment import Drawing, split  # noqa: E402
 from mnist_sketch.strokes import frame_strokes, parse_strokes  # noqa: E402
+from training.pen_digits import on_pad  # noqa: E402
 
 LENGTHS = (2, 3, 4, 5)
 # How number_variants renders each variant: (canvas, brush radius, background, the digits' height share)
@@ -104,9 +105,9 @@ def _prepare(job: tuple[int, int]) -> dict:
         canvas, radius, background, height = VARIANTS[name]
         out["oracle_images"][name] = [preprocess(render(d, canvas, height, (0.5, 0.5), radius, background=background))
                                       for d in digits]
-    pad = pad_value(strokes)
+    pad = on_pad(strokes)
     out["strokes"] = _split(parse_strokes(pad))
-    out["oracle_strokes"] = [frame_strokes(parse_strokes(pad_value(d))) for d in digits]
+    out["oracle_strokes"] = [frame_strokes(parse_strokes(on_pad(d))) for d in digits]
     return out
 
 

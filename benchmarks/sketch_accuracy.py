@@ -1,6 +1,8 @@
-"""How well are real pen-drawn digits read? Top-1 / top-3 accuracy on UNIPEN drawings.
+"""How well are real pen-drawn digits read? Top-1 / top-3 accuracy on the dev writers of three sources.
 
-Each sample of ../shared/data/unipen_dev_strokes.npz is read two ways:
+Each sample of the dev split of ../shared/data/pen_digits.npz (6,248 digits of
+68 writers, from UNIPEN, UCI pendigits and UJI Pen Characters; nothing trains on
+them) is read two ways:
 
 - as images: rendered in the six `standard_variants` of
   ../shared/tools/render_sketch.py (the way a sketchpad or an API client
@@ -8,13 +10,15 @@ Each sample of ../shared/data/unipen_dev_strokes.npz is read two ways:
   white RGB), then read as the app reads an image: split into digits
   (`mnist_sketch.segment`), framed (`mnist_sketch.preprocess`), read by
   `DigitReader` with the number reader (`--number-model`), as the app reads them;
-- as strokes: the pen's path, as the app's stroke pad sends it, split and
-  framed from the strokes (`mnist_sketch.strokes`), read by the same reader.
+- as strokes: the pen's path, as the app's stroke pad sends it (`training.pen_digits.on_pad`),
+  split and framed from the strokes (`mnist_sketch.strokes`), read by the same reader.
 
-A drawing read as two or more digits is wrong, and counted. Baselines printed
-in the same run: the same pipeline with the model run once per drawing (no
-turned views), the images read without the number reader, and a naive resize
-of the whole canvas to 28x28.
+Figures are given per source dataset and over all dev digits. A drawing read as
+two or more digits is wrong, and counted. Baselines printed in the same run: the
+same pipeline with the model run once per drawing (no turned views), the images
+read without the number reader, and a naive resize of the whole canvas to 28x28;
+with several --model files (e.g. the previous bundled model), a table puts them
+side by side.
 
     python benchmarks/sketch_accuracy.py [--model model/mnist.h5 ...] [--number-model model/numbers.h5]
                                          [--ensemble] [--record]
@@ -25,9 +29,10 @@ scores the mean of their probabilities. --record writes the figures of the
 (one) model into its folder's metrics.json under "pen_drawn" and re-renders
 the model card README.md beside it. --cache keeps the rendered inputs in
 benchmarks/out/ (keyed by the code and data that made them, not by the models' code), so scoring
-another model takes a minute instead of five.
+another model takes a minute instead of ten. `--strokes` takes another stroke file: without a
+`split` column all its samples are read (e.g. unipen_dev_strokes.npz, for earlier figures).
 
-UNIPEN is a measuring set only: nothing trains on it.
+The dev split is a measuring set only: nothing trains on it.
 """
 
 from __future__ import annotations
@@ -52,12 +57,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from mnist_sketch.preprocess import STROKE_WIDTH, EmptyDrawing, ink_map  # noqa: E402
 from mnist_sketch.segment import Drawing, split  # noqa: E402
 from mnist_sketch.strokes import PEN_WIDTH, parse_strokes  # noqa: E402
+from training import pen_digits  # noqa: E402
+from training.pen_digits import on_pad  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
-STROKES = SHARED / "data" / "unipen_dev_strokes.npz"
+STROKES = SHARED / "data" / "pen_digits.npz"
+SPLIT = "dev"
 CACHE_DIR = ROOT / "benchmarks" / "out"
-PAD = (900, 600)  # the stroke pad's canvas (app.CANVAS): strokes are placed on it as a visitor draws
-PAD_HEIGHT = 0.6  # share of the pad's height a digit is drawn at
 _data: dict | None = None
 _stroke_width: float | None = None
 
@@ -66,16 +72,6 @@ def naive_resize(image: np.ndarray) -> np.ndarray:
     """The baseline: the whole canvas's ink, area-averaged down to (28, 28) float in [0, 1]."""
     ink = Image.fromarray(ink_map(image)).resize((28, 28), Image.Resampling.BOX)
     return np.asarray(ink, np.float32) / 255.0
-
-
-def pad_value(strokes: list[np.ndarray]) -> dict:
-    """A sample's strokes as the stroke pad sends them: canvas pixels, the digit PAD_HEIGHT of the pad high."""
-    points = np.concatenate(strokes)
-    lo, extent = points.min(axis=0), np.ptp(points, axis=0)
-    scale = PAD_HEIGHT * PAD[1] / max(extent[1], extent[0] / 1.4, 1e-6)
-    offset = (np.array(PAD) - extent * scale) / 2
-    return {"width": PAD[0], "height": PAD[1],
-            "strokes": [np.round((s - lo) * scale + offset, 1).tolist() for s in strokes]}
 
 
 def _split(value) -> Drawing | EmptyDrawing:
@@ -92,7 +88,7 @@ def _prepare(i: int) -> tuple[list[tuple[str, list | EmptyDrawing, np.ndarray]],
 
     strokes = strokes_of(_data, i)
     images = [(name, _split(image), naive_resize(image)) for name, image in standard_variants(strokes, seed=i)]
-    return images, _split(parse_strokes(pad_value(strokes)))
+    return images, _split(parse_strokes(on_pad(strokes)))
 
 
 def _init_worker(path: str, stroke_width: float | None) -> None:
@@ -127,16 +123,31 @@ def module_path(name: str) -> Path:
 def cache_key(strokes: Path, options: str, scripts: list[Path]) -> str:
     """A hash of everything the inputs depend on: the data, the tools and code that make them, the options."""
     digest = hashlib.sha256(options.encode())
-    sources = [strokes, *sorted((SHARED / "tools").glob("*.py")), *scripts, *package_sources("mnist_sketch.segment")]
+    sources = [strokes, *sorted((SHARED / "tools").glob("*.py")), *scripts, Path(pen_digits.__file__),
+               *package_sources("mnist_sketch.segment")]
     for path in sources:
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
-def prepare_inputs(args: argparse.Namespace, indices: list[int]) -> dict:
-    """Every input the benchmark reads: {"variant", "label", "image" (pieces per drawing), "naive",
-    "strokes" (pieces per sample), "strokes_label"}, made in worker processes (or loaded from the cache)."""
-    key = cache_key(args.strokes, f"{args.every} {args.stroke_width}", [Path(__file__)])
+def dev_samples(path: Path, every: int = 1) -> tuple[np.ndarray, np.ndarray, str]:
+    """The indices of the measured samples of a stroke file (its SPLIT rows, or all when it has no split
+    column), every `every`th of them; each one's source dataset ("unipen" when the file does not say); and
+    a description of them."""
+    with np.load(path) as z:
+        count = len(z["labels"])
+        has_split = "split" in z.files
+        chosen = np.flatnonzero(z["split"] == SPLIT) if has_split else np.arange(count)
+        datasets = z["dataset"] if "dataset" in z.files else np.full(count, "unipen")
+    chosen = chosen[::every]
+    return chosen, datasets[chosen].astype(str), f"{path.name}, {SPLIT} split" if has_split else path.name
+
+
+def prepare_inputs(args: argparse.Namespace, indices: np.ndarray, sources: np.ndarray) -> dict:
+    """Every input the benchmark reads: {"variant", "label", "source", "image" (pieces per drawing), "naive",
+    "strokes" (pieces per sample), "strokes_label", "strokes_source"}, made in worker processes (or loaded
+    from the cache)."""
+    key = cache_key(args.strokes, f"{args.every} {args.stroke_width} {SPLIT}", [Path(__file__)])
     cached = CACHE_DIR / f"sketch_inputs_{key}.pickle"
     if args.cache and cached.is_file():
         print(f"inputs from the cache {cached.relative_to(ROOT)}")
@@ -145,17 +156,19 @@ def prepare_inputs(args: argparse.Namespace, indices: list[int]) -> dict:
         labels = z["labels"]
     start = time.perf_counter()
     with Pool(args.workers, _init_worker, (str(args.strokes), args.stroke_width)) as pool:  # before TensorFlow
-        prepared = pool.map(_prepare, indices, chunksize=16)
+        prepared = pool.map(_prepare, indices.tolist(), chunksize=16)
     print(f"rendering + splitting + framing {time.perf_counter() - start:.0f} s with {args.workers} workers")
-    rows = [(name, labels[i], split, naive) for i, (images, _) in zip(indices, prepared)
+    rows = [(name, labels[i], source, split, naive) for i, source, (images, _) in zip(indices, sources, prepared)
             for name, split, naive in images]
     inputs = {
         "variant": np.array([r[0] for r in rows]),
         "label": np.array([r[1] for r in rows]),
-        "image": [r[2] for r in rows],
-        "naive": np.stack([r[3] for r in rows]),
+        "source": np.array([r[2] for r in rows]),
+        "image": [r[3] for r in rows],
+        "naive": np.stack([r[4] for r in rows]),
         "strokes": [split for _, split in prepared],
         "strokes_label": labels[indices],
+        "strokes_source": sources,
     }
     if args.cache:
         CACHE_DIR.mkdir(parents=True, exist_ok=True)
@@ -189,35 +202,55 @@ def misreadings(truth: np.ndarray, probs: np.ndarray, n: int = 8) -> str:
     return ", ".join(f"{t}->{p}: {count}" for (t, p), count in pairs.most_common(n))
 
 
-def score(name: str, probs: dict[str, np.ndarray], inputs: dict[str, np.ndarray]) -> dict:
-    """Print one model's figures; return them as recorded in metrics.json's "pen_drawn"."""
-    variants, truth = inputs["variant"], inputs["label"]
-    p_ours, p_single, p_naive, p_strokes = probs["image"], probs["image_one_view"], probs["naive"], probs["strokes"]
-    print(f"\n== {name}")
-    print(f"{'variant':<16} {'top-1':>7} {'top-3':>7}   {'one view top-1':>14}   "
-          f"{'naive top-1':>11} {'naive top-3':>11}")
-    per_variant = {}
-    for variant in dict.fromkeys(variants):
-        m = variants == variant
-        row = (topk(p_ours[m], truth[m], 1), topk(p_ours[m], truth[m], 3), topk(p_single[m], truth[m], 1),
-               topk(p_naive[m], truth[m], 1), topk(p_naive[m], truth[m], 3))
-        per_variant[str(variant)] = {"top1": row[0], "top3": row[1], "top1_one_view": row[2]}
-        print(f"{variant:<16} {row[0]:>7.2%} {row[1]:>7.2%}   {row[2]:>14.2%}   {row[3]:>11.2%} {row[4]:>11.2%}")
-    mean = {key: float(np.mean([v[key] for v in per_variant.values()])) for key in ("top1", "top3", "top1_one_view")}
+def accuracies(probs: dict[str, np.ndarray], inputs: dict, source: str | None = None) -> dict:
+    """Top-1 and top-3 of one source's drawings (all sources when None): per rendering, their mean and
+    worst, and of the strokes; each top-1 also with one view ("top1_one_view")."""
+    images = np.ones(len(inputs["label"]), bool) if source is None else inputs["source"] == source
+    strokes = np.ones(len(inputs["strokes_label"]), bool) if source is None else inputs["strokes_source"] == source
+
+    def rates(p: np.ndarray, one_view: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+        return {"top1": topk(p, truth, 1), "top3": topk(p, truth, 3), "top1_one_view": topk(one_view, truth, 1)}
+
+    variants = {}
+    for variant in dict.fromkeys(inputs["variant"]):
+        m = images & (inputs["variant"] == variant)
+        variants[str(variant)] = rates(probs["image"][m], probs["image_one_view"][m], inputs["label"][m])
+    mean = {key: float(np.mean([v[key] for v in variants.values()])) for key in ("top1", "top3", "top1_one_view")}
+    return {"samples": int(strokes.sum()), "variants": variants, "mean": mean,
+            "worst_variant": min(variants, key=lambda v: variants[v]["top1"]),
+            "strokes": rates(probs["strokes"][strokes], probs["strokes_one_view"][strokes],
+                             inputs["strokes_label"][strokes])}
+
+
+def print_table(name: str, figures: dict) -> None:
+    """One model's top-1 per source: strokes, each rendering, their mean and worst (top-3 and one view beside)."""
+    variants = list(figures["variants"])
+    print(f"\n== {name}: top-1 (top-3, one view), strokes and images")
+    print(f"{'source':<10} {'samples':>7}  {'strokes':>24}  " + " ".join(f"{v[:12]:>12}" for v in variants)
+          + f"  {'images mean':>24} {'worst':>7}")
+    for source, row in [*figures["sources"].items(), ("all", figures)]:
+        s, m = row["strokes"], row["mean"]
+        cells = " ".join(f"{row['variants'][v]['top1']:>12.2%}" for v in variants)
+        print(f"{source:<10} {row['samples']:>7}  {s['top1']:>7.2%} ({s['top3']:.2%}, {s['top1_one_view']:.2%})  "
+              f"{cells}  {m['top1']:>7.2%} ({m['top3']:.2%}, {m['top1_one_view']:.2%}) "
+              f"{row['variants'][row['worst_variant']]['top1']:>7.2%}")
+
+
+def score(name: str, probs: dict[str, np.ndarray], inputs: dict, writers: dict[str, int], data: str) -> dict:
+    """Print one model's figures; return them as recorded in metrics.json's "pen_drawn" (`data` names the
+    samples measured)."""
+    variants, truth, p_ours, p_naive = inputs["variant"], inputs["label"], probs["image"], probs["naive"]
+    figures = accuracies(probs, inputs)
+    figures["sources"] = {source: {**accuracies(probs, inputs, source), "writers": writers[source]}
+                          for source in sorted(set(inputs["strokes_source"]))}
+    print_table(name, figures)
     naive = (topk(p_naive, truth, 1), topk(p_naive, truth, 3))
-    print(f"{'mean':<16} {mean['top1']:>7.2%} {mean['top3']:>7.2%}   {mean['top1_one_view']:>14.2%}   "
-          f"{naive[0]:>11.2%} {naive[1]:>11.2%}")
-    worst = min(per_variant, key=lambda v: per_variant[v]["top1"])
-    print(f"worst variant top-1: {per_variant[worst]['top1']:.2%} ({worst}); drawings read as empty: "
-          f"{probs['image_empty']}, as two digits or more: {probs['image_split']}")
-    alone = np.mean([topk(probs["image_alone"][variants == v], truth[variants == v], 1) for v in per_variant])
-    print(f"without the number reader: mean top-1 {alone:.2%}, as two digits or more: {probs['image_alone_split']}")
-    s_truth = inputs["strokes_label"]
-    strokes = {"top1": topk(p_strokes, s_truth, 1), "top3": topk(p_strokes, s_truth, 3),
-               "top1_one_view": topk(probs["strokes_one_view"], s_truth, 1)}
-    print(f"{'strokes':<16} {strokes['top1']:>7.2%} {strokes['top3']:>7.2%}   {strokes['top1_one_view']:>14.2%}   "
-          f"(the pen's path; the same {len(s_truth)} samples; read as empty: {probs['strokes_empty']}, "
-          f"as two digits or more: {probs['strokes_split']})")
+    print(f"naive resize of the canvas (all sources): top-1 {naive[0]:.2%}, top-3 {naive[1]:.2%}; "
+          f"drawings read as empty: {probs['image_empty']}, as two digits or more: {probs['image_split']}; "
+          f"strokes read as empty: {probs['strokes_empty']}, as two digits or more: {probs['strokes_split']}")
+    alone = np.mean([topk(probs["image_alone"][variants == v], truth[variants == v], 1) for v in figures["variants"]])
+    print(f"images without the number reader: mean top-1 {alone:.2%}, as two digits or more: "
+          f"{probs['image_alone_split']}")
 
     from mnist_sketch.predict import UNCERTAIN_BELOW
 
@@ -229,16 +262,31 @@ def score(name: str, probs: dict[str, np.ndarray], inputs: dict[str, np.ndarray]
         print(f"  < {threshold:.2f}: {unsure.mean():6.2%} uncertain; confident {correct[~unsure].mean():.2%} right; "
               f"uncertain {correct[unsure].mean():.2%} right, {topk(p_ours[unsure], truth[unsure], 3):.2%} in top 3")
     print(f"most frequent misreadings (true->read: count): {misreadings(truth[~correct], p_ours[~correct])}")
+    s_correct = hits(probs["strokes"], inputs["strokes_label"], 1)
+    print("strokes' misreadings: " + misreadings(inputs["strokes_label"][~s_correct], probs["strokes"][~s_correct]))
     # Rows are sample-major (each sample's renderings in turn): a sample misread in all of them is
     # hard for the model itself, one misread in some only is hurt by a rendering.
-    by_sample = correct.reshape(-1, len(per_variant))
-    always = np.repeat(~by_sample.any(axis=1), len(per_variant)) & (variants == variants[0])
+    by_sample = correct.reshape(-1, len(figures["variants"]))
+    always = np.repeat(~by_sample.any(axis=1), len(figures["variants"])) & (variants == variants[0])
     print(f"samples misread in every rendering: {always.sum()} of {len(by_sample)} (as the first rendering reads "
           f"them: {misreadings(truth[always], p_ours[always])}); in some renderings only: "
           f"{int((~by_sample).any(axis=1).sum() - always.sum())}")
-    return {"samples": len(s_truth), "drawings": len(truth), "variants": per_variant, "mean": mean,
-            "worst_variant": worst, "strokes": strokes, "naive_top1": naive[0],
-            "read_as_several_digits": {"image": probs["image_split"], "strokes": probs["strokes_split"]}}
+    figures.update({"data": data, "drawings": len(truth),
+                    "naive_top1": naive[0],
+                    "read_as_several_digits": {"image": probs["image_split"], "strokes": probs["strokes_split"]}})
+    return figures
+
+
+def compare(names: list[str], all_figures: list[dict]) -> None:
+    """The models side by side: per source, strokes top-1, the renderings' mean and worst top-1, strokes top-3."""
+    print(f"\n== side by side (top-1; strokes top-3 last)\n{'source':<10} {'measure':<14} "
+          + " ".join(f"{Path(n).parent.name + '/' + Path(n).name:>22}" for n in names))
+    for source in [*all_figures[0]["sources"], "all"]:
+        rows = [f["sources"][source] if source != "all" else f for f in all_figures]
+        for measure, value in (("strokes", lambda r: r["strokes"]["top1"]), ("images mean", lambda r: r["mean"]["top1"]),
+                               ("images worst", lambda r: r["variants"][r["worst_variant"]]["top1"]),
+                               ("strokes top-3", lambda r: r["strokes"]["top3"])):
+            print(f"{source:<10} {measure:<14} " + " ".join(f"{value(r):>22.2%}" for r in rows))
 
 
 def main() -> int:
@@ -260,12 +308,14 @@ def main() -> int:
     if not args.strokes.is_file():
         print(f"error: no stroke data at {args.strokes} (see ../shared/data/README.md)", file=sys.stderr)
         return 1
-    if args.record and (len(args.model) != 1 or args.ensemble or args.every != 1 or args.stroke_width):
-        parser.error("--record takes one --model, every sample and the app's stroke width")
+    if args.record and (len(args.model) != 1 or args.ensemble or args.every != 1 or args.stroke_width
+                        or args.strokes != STROKES):
+        parser.error("--record takes one --model, every sample of the default stroke file and the app's stroke width")
 
+    indices, sources, data = dev_samples(args.strokes, args.every)
     with np.load(args.strokes) as z:
-        indices = list(range(0, len(z["labels"]), args.every))
-    inputs = prepare_inputs(args, indices)
+        writers = {s: len(np.unique(z["writers"][indices][sources == s])) for s in np.unique(sources)}
+    inputs = prepare_inputs(args, indices, sources)
 
     from mnist_sketch.model import load_model_file
     from mnist_sketch.number_model import load_number_model_file
@@ -273,10 +323,11 @@ def main() -> int:
 
     widths = (f"{args.stroke_width} px" if args.stroke_width else
               f"the app's: images' strokes normalised to {STROKE_WIDTH} px, strokes drawn at {PEN_WIDTH} px")
-    print(f"{len(indices)} UNIPEN samples x 6 variants = {len(inputs['label'])} drawings, and "
+    counts = ", ".join(f"{s}: {(sources == s).sum()} by {writers[s]} writers" for s in writers)
+    print(f"{len(indices)} samples of {data} ({counts}) x 6 variants = {len(inputs['label'])} drawings, and "
           f"{len(indices)} stroke drawings; widths {widths}")
     number_model = load_number_model_file(args.number_model)
-    all_probs = []
+    all_probs, all_figures = [], []
     for path in args.model:
         model = load_model_file(path)
         reader = DigitReader(model, number_model=number_model)
@@ -294,15 +345,19 @@ def main() -> int:
         })
         if path == args.model[0]:
             print(f"views averaged: {reader.rotations} degrees; 'one view' runs the model once per drawing")
-        figures = score(str(path), all_probs[-1], inputs)
+        all_figures.append(score(str(path), all_probs[-1], inputs, writers, data))
+    names = [str(p) for p in args.model]
     if args.ensemble:  # the mean of the models' single-digit readings
         mean = {key: np.mean([p[key] for p in all_probs], axis=0) for key in all_probs[0]}
         mean.update({key: round(float(value), 1) for key, value in mean.items() if np.ndim(value) == 0})  # counts
-        score(f"ensemble of {len(args.model)}: mean of their probabilities", mean, inputs)
+        names.append(f"ensemble of {len(args.model)}")
+        all_figures.append(score(f"{names[-1]}: mean of their probabilities", mean, inputs, writers, data))
+    if len(all_figures) > 1:
+        compare(names, all_figures)
     if args.record:
         from training.card import record_pen_drawn
 
-        record_pen_drawn(args.model[0].parent / "metrics.json", figures)
+        record_pen_drawn(args.model[0].parent / "metrics.json", all_figures[0])
     return 0
 
 

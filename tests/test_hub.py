@@ -346,3 +346,100 @@ def test_train_with_push_and_no_token_stops_before_training(hub, tmp_path):
     assert_clean_failure(proc, "hf auth login")
     assert "MNIST" not in proc.stdout and not out.exists()  # neither data loading nor the output folder began
     assert hub.requests == []
+
+
+# Loads the pen data of argv[1] (a file or a dataset repo id) as `train --pen-data` does and prints its size and
+# origin, or the one clear message it fails with.
+PEN_LOADER = r"""
+import sys
+from training.pen_digits import PenDataUnavailable, load_pen_digits
+try:
+    pen = load_pen_digits(sys.argv[1])
+except PenDataUnavailable as exc:
+    print(f"UNAVAILABLE {exc}")
+else:
+    print(f"LOADED {len(pen)} {pen.origin} {pen.sha256}")
+"""
+PEN_REPO = "user/pen-digits"
+
+
+def push_pen_data(path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return run_python(["-m", "training.push_pen_data", str(path), *args], env)
+
+
+@pytest.fixture
+def pen_file(tmp_path):
+    from pen_data import write_pen_file
+
+    return write_pen_file(tmp_path / "pen_digits.npz")
+
+
+def test_pen_data_is_published_with_its_dataset_card_in_one_commit(hub, tmp_path, pen_file):
+    from huggingface_hub import DatasetCard
+
+    proc = push_pen_data(pen_file, client_env(tmp_path / "home", hub.url, TOKEN), PEN_REPO)
+    assert proc.returncode == 0, proc.stderr
+    head = hub.head(PEN_REPO, repo_type="dataset")
+    assert f"commit {head.sha}:" in proc.stdout and TOKEN not in proc.stdout + proc.stderr
+    commits = commit_requests(hub)
+    assert len(commits) == 1 and commits[0].path == f"/api/datasets/{PEN_REPO}/commit/main"
+    assert sorted(head.files) == ["README.md", "pen_digits.npz"]
+    assert head.files["pen_digits.npz"] == pen_file.read_bytes()
+
+    (tmp_path / "README.md").write_bytes(head.files["README.md"])
+    card = DatasetCard.load(tmp_path / "README.md")
+    assert card.data.license == "cc-by-4.0" and card.data.pretty_name == "Pen-drawn digits (mnist-sketch)"
+    assert card.data.task_categories == ["image-classification"] and card.data.size_categories == ["n<1K"]
+    text = card.text
+    assert "| unipen | 60 | 3 | 20 | 1 | CC BY 4.0 |" in text  # digits and writers per split, from the file
+    assert "| **all** | **160** | **8** | **80** | **4** | |" in text
+    for citation in ("doi:10.5281/zenodo.1195803", "Alpaydin", "UJIpenchars"):
+        assert citation in text
+    assert f'hf_hub_download("{PEN_REPO}", "pen_digits.npz", repo_type="dataset")' in text
+
+
+def test_pen_data_comes_from_the_hub_once_then_from_the_cache(hub, tmp_path, pen_file):
+    assert push_pen_data(pen_file, client_env(tmp_path / "push-home", hub.url, TOKEN), PEN_REPO).returncode == 0
+    commit = hub.head(PEN_REPO, repo_type="dataset").sha
+    home = tmp_path / "train-home"  # no token: the dataset is public
+
+    first = run_python(["-c", PEN_LOADER, PEN_REPO], client_env(home, hub.url))
+    loaded = first.stdout.strip().splitlines()[-1].split()
+    assert loaded[:3] == ["LOADED", "240", f"{PEN_REPO}@{commit}"], first.stdout + first.stderr
+    seen = len(hub.requests)
+    offline = run_python(["-c", PEN_LOADER, PEN_REPO], client_env(home, hub.url, HF_HUB_OFFLINE="1"))
+    assert offline.stdout.strip().splitlines()[-1].split() == loaded and len(hub.requests) == seen
+
+    with HubServer(tokens={}) as gone:
+        endpoint = gone.url
+    down = run_python(["-c", PEN_LOADER, PEN_REPO], client_env(home, endpoint))  # the cache answers
+    assert down.stdout.strip().splitlines()[-1].split() == loaded, down.stdout + down.stderr
+    cold = run_python(["-c", PEN_LOADER, PEN_REPO], client_env(tmp_path / "cold-home", endpoint))
+    message = cold.stdout.strip().splitlines()[-1]
+    assert message.startswith("UNAVAILABLE ") and "cannot be reached" in message and "--pen-data" in message
+    missing = run_python(["-c", PEN_LOADER, "user/no-such-data"], client_env(home, hub.url))
+    assert "is neither a local .npz nor a Hub dataset repo" in missing.stdout
+
+
+def test_publishing_pen_data_without_a_token_or_a_file_fails_cleanly(hub, tmp_path, pen_file):
+    assert_clean_failure(push_pen_data(pen_file, client_env(tmp_path, hub.url), PEN_REPO), "hf auth login")
+    assert_clean_failure(push_pen_data(tmp_path / "nothing.npz", client_env(tmp_path, hub.url, TOKEN)),
+                         "No pen data file")
+    assert hub.requests == []
+
+
+def test_training_takes_pen_data_from_the_hub(hub, tmp_path, pen_file, mnist_digits):
+    assert push_pen_data(pen_file, client_env(tmp_path / "push-home", hub.url, TOKEN), PEN_REPO).returncode == 0
+    x, y = mnist_digits
+    mnist = tmp_path / "mnist.npz"
+    np.savez(mnist, x_train=x[:1500], y_train=y[:1500], x_test=x[1500:1800], y_test=y[1500:1800])
+    out = tmp_path / "run"
+    proc = run_python(["-m", "training.train", "--data", str(mnist), "--pen-data", PEN_REPO, "--out", str(out),
+                       "--epochs", "1", "--validation-size", "300"], client_env(tmp_path / "home", hub.url),
+                      timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    commit = hub.head(PEN_REPO, repo_type="dataset").sha
+    assert metrics["pen_data"]["source"] == f"{PEN_REPO}@{commit}"
+    card = (out / "README.md").read_text()
+    assert f"`{PEN_REPO}@{commit}`" in card and "mnist-sketch/pen-digits" in card.split("---")[1]

@@ -188,6 +188,9 @@ def test_interrupted_run_resumes_from_last_finished_epoch(tmp_path, small_mnist)
     (["--fill-prob", "-0.1"], "--fill-prob must be between 0 and 1"),
     (["--label-smoothing", "0.1", "--teachers", str(ROOT / "model" / "mnist.h5")],
      "--label-smoothing does not go with --teachers"),
+    (["--pen-repeat", "2"], "--pen-repeat and --pen-image-share need --pen-data"),
+    (["--pen-data", "x.npz", "--no-augment"], "--pen-data does not go with --no-augment"),
+    (["--pen-data", "x.npz", "--pen-image-share", "1.5"], "--pen-image-share must be between 0 and 1"),
 ])
 def test_unusable_options_give_one_clear_message(args, message, capsys):
     from training.train import parse_args
@@ -225,10 +228,16 @@ def test_the_bundled_model_card_is_rendered_from_its_metrics(tmp_path):
     assert f"| **mean of the six** | **{100 * mean['top1']:.2f} %** | **{100 * mean['top3']:.2f} %** |" in card
     for name, row in pen["variants"].items():
         assert f"| {name} | {100 * row['top1']:.2f} % | {100 * row['top3']:.2f} % |" in card
-    assert f"| the pen's strokes (the demo's pad) | {100 * pen['strokes']['top1']:.2f} % |" in card
+    assert set(pen["sources"]) == {"unipen", "pendigits", "uji"}
+    for name, row in pen["sources"].items():  # strokes and images, per source, on the dev writers
+        assert (f"| {name} | {row['samples']:,} | {row['writers']} | {100 * row['strokes']['top1']:.2f} % | "
+                f"{100 * row['strokes']['top3']:.2f} % | {100 * row['mean']['top1']:.2f} % |") in card
+    assert f"| **all** | **{pen['samples']:,}** | | **{100 * pen['strokes']['top1']:.2f} %** |" in card
+    assert "never trained on nor used for validation" in card
     front = yaml.safe_load(card.split("---")[1])
-    values = [r["metrics"][0]["value"] for r in front["model-index"][0]["results"]]
-    assert values == [round(metrics["test_accuracy"], 4), round(pen["mean"]["top1"], 4)]
+    values = [m["value"] for r in front["model-index"][0]["results"] for m in r["metrics"]]
+    assert values == [round(metrics["test_accuracy"], 4), round(pen["strokes"]["top1"], 4),
+                      round(pen["mean"]["top1"], 4)]
     numbers = json.loads((bundled / NUMBERS_METRICS).read_text())
     assert f"reads\n{100 * numbers['test_exact']:.1f} % of {numbers['test_numbers']:,} such numbers" in card
     for name, row in numbers["pen_drawn"]["renderings"].items():
@@ -294,3 +303,32 @@ def test_each_share_option_defaults_to_the_recipes_constant():
         assert getattr(args, name) is None  # filled in from the recipe when the run starts
         assert 0.0 <= getattr(augment, name.upper()) <= 1.0
     assert augment.recipe()["fill_prob"] == augment.FILL_PROB
+
+
+def test_training_with_pen_data_from_a_file_validates_on_held_out_writers(tmp_path, small_mnist):
+    """`--pen-data FILE`: the train split's digits are trained on, a slice of its writers validates, the dev
+    split is never read; metrics.json and the card say what was used, sources and citations included."""
+    from pen_data import write_pen_file
+
+    pen_file = write_pen_file(tmp_path / "pen_digits.npz")
+    out = tmp_path / "model"
+    result = run_cli("-m", "training.train", "--data", str(small_mnist), "--out", str(out), "--epochs", "1",
+                     "--validation-size", "500", "--pen-data", str(pen_file), "--pen-repeat", "3",
+                     "--pen-image-share", "0.25")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Pen digits from" in result.stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    pen = metrics["pen_data"]
+    assert pen["source"] == str(pen_file) and pen["repeat"] == 3 and pen["image_share"] == 0.25
+    assert pen["views"] == {"strokes": 9, "images": 3}
+    trained = sum(c["digits"] for c in pen["train"].values())
+    held = sum(c["digits"] for c in pen["validation"].values())
+    assert trained + held == 160  # the train split only: the 80 dev digits are never used
+    assert set(metrics["pen_validation_accuracy"]) == {"strokes", "images"}
+    assert metrics["images_per_second"] * metrics["training_seconds"] == pytest.approx(3500 + 3 * trained, rel=0.01)
+    card = (out / "README.md").read_text()
+    front = yaml.safe_load(card.split("---")[1])
+    assert front["datasets"] == ["ylecun/mnist", "mnist-sketch/pen-digits"]
+    assert f"{trained} real pen-drawn digits" in card
+    for citation in ("doi:10.5281/zenodo.1195803", "Alimoglu", "UJIpenchars"):
+        assert citation in card

@@ -23,6 +23,10 @@ LOGIN_HINT = ("Log in with `hf auth login` or set HF_TOKEN to a token with write
               "(huggingface.co/settings/tokens).")
 
 
+# What a push may fail with: the Hub's answers, the network, a file that cannot be read, a bad repo id or card.
+PUSH_ERRORS = (HfHubHTTPError, httpx2.HTTPError, OSError, ValueError)
+
+
 class PushError(RuntimeError):
     """The push did not happen; the message says why and what to do."""
 
@@ -35,8 +39,9 @@ def require_token() -> str:
     return token
 
 
-def _explain(exc: Exception, repo_id: str, token: str) -> str:
-    """One line saying what went wrong, with the token scrubbed from anything the server echoed."""
+def explain_failure(exc: Exception, repo_id: str, token: str, unchanged: str = "The folder is unchanged") -> str:
+    """One line saying what went wrong, with the token scrubbed from anything the server echoed, and
+    `unchanged` (what was left as it was) before the advice to retry."""
     if isinstance(exc, HFValidationError):
         message = f"{repo_id!r} is not a valid repo id (expected 'user-or-org/name'): {exc}"
     elif isinstance(exc, HfHubHTTPError) and exc.response is not None:
@@ -54,7 +59,7 @@ def _explain(exc: Exception, repo_id: str, token: str) -> str:
                    "Check the network or HF_ENDPOINT.")
     else:  # e.g. a file of the folder that cannot be read, or card metadata the Hub refuses
         message = f"The push failed: {exc.__class__.__name__}: {exc}."
-    return message.replace(token, "***") + " The folder is unchanged; run the same command again to retry."
+    return message.replace(token, "***") + f" {unchanged}; run the same command again to retry."
 
 
 def push_folder(folder: Path, repo_id: str, private: bool = False, commit_message: str | None = None) -> CommitInfo:
@@ -73,8 +78,8 @@ def push_folder(folder: Path, repo_id: str, private: bool = False, commit_messag
             commit_message=commit_message or f"Upload mnist-sketch model from {folder.name}/",
             ignore_patterns=list(IGNORED),  # a copy: upload_folder appends its defaults to the list it gets
         )
-    except (HfHubHTTPError, httpx2.HTTPError, OSError, ValueError) as exc:  # ValueError: bad id or card
-        raise PushError(_explain(exc, repo_id, token)) from None
+    except PUSH_ERRORS as exc:
+        raise PushError(explain_failure(exc, repo_id, token)) from None
     print(f"Pushed {folder}/ to {info.repo_url}")
     print(f"commit {info.oid}: {info.commit_url}")
     return info

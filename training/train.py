@@ -2,6 +2,7 @@
 
     python -m training.train --data ../shared/data/mnist.npz --out runs/mnist
     python -m training.train --no-augment --epochs 20          # the plain seed recipe
+    python -m training.train ... --pen-data ../shared/data/pen_digits.npz   # with real pen-drawn digits
     python -m training.train ... --push-to-hub you/mnist-sketch-cnn
 
 The folder holds mnist.h5 (weights and architecture, no optimizer state),
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import shutil
@@ -29,13 +31,21 @@ from training.corrections import REPEAT
 from training.data import VALIDATION_SIZE, DataUnavailable, Mnist, load_mnist
 
 if TYPE_CHECKING:
+    import tensorflow as tf
+
     from training.corrections import Corrections
+    from training.pen_digits import PenSet
 
 OUTPUT_FILES = ("mnist.h5", "metrics.json", "README.md", "training_curves.png", "confusion_matrix.png", "history.csv")
 # The saved weights are an exponential moving average over about the last EMA_STEPS steps (two
 # epochs), or the last eighth of a shorter run: Keras starts the average at the initial weights.
 EMA_STEPS = 1000
 BACKUP_DIR = ".backup"  # BackupAndRestore's checkpoints; removed when training finishes
+# With --pen-data: each epoch shows every training pen digit PEN_REPEAT times, each time one of its
+# POOL_VIEWS views rendered before training, PEN_IMAGE_SHARE of them images (the rest the pad's strokes).
+PEN_REPEAT = 2.0
+POOL_VIEWS = 12
+PEN_IMAGE_SHARE = 0.4
 
 # The recipe's shares a run may change, each an option (--pen-prob, ...) whose default is the constant of
 # the same name in training.augment (PEN_PROB, ...): option -> what the share of digits goes through.
@@ -72,6 +82,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "mixed into the training set, never into validation")
     parser.add_argument("--extra-repeat", type=int, default=None,
                         help=f"with --extra-data: times each correction is shown per epoch (default: {REPEAT})")
+    parser.add_argument("--pen-data", metavar="PATH_OR_DATASET_REPO",
+                        help="real pen-drawn digits (a local .npz, or a Hub dataset repo such as "
+                             "mnist-sketch/pen-digits): its train split mixed into training, a slice of its "
+                             "writers into validation; its dev split is never used")
+    parser.add_argument("--pen-repeat", type=float, default=None,
+                        help=f"with --pen-data: views of each pen digit shown per epoch (default: {PEN_REPEAT})")
+    parser.add_argument("--pen-image-share", type=float, default=None,
+                        help=f"with --pen-data: share of those views that are images, the rest the pad's strokes "
+                             f"(default: {PEN_IMAGE_SHARE})")
     parser.add_argument("--teachers", type=Path, nargs="+", metavar="MNIST_H5",
                         help="distil: train on the averaged, softened predictions of these trained models too")
     parser.add_argument("--distill-alpha", type=float, default=None,
@@ -105,6 +124,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--distill-alpha and --distill-temperature need --teachers")
     if args.extra_repeat is not None and (not args.extra_data or args.extra_repeat < 1):
         parser.error("--extra-repeat needs --extra-data and must be at least 1")
+    if (args.pen_repeat is not None or args.pen_image_share is not None) and not args.pen_data:
+        parser.error("--pen-repeat and --pen-image-share need --pen-data")
+    if args.pen_data and not args.augment:
+        parser.error("--pen-data does not go with --no-augment (the plain seed recipe is MNIST alone)")
+    if args.pen_repeat is not None and args.pen_repeat <= 0:
+        parser.error("--pen-repeat must be above 0")
+    if args.pen_image_share is not None and not 0.0 <= args.pen_image_share <= 1.0:
+        parser.error("--pen-image-share must be between 0 and 1")
     return args
 
 
@@ -127,7 +154,8 @@ def model_input(x: np.ndarray) -> np.ndarray:
 
 def make_datasets(data: Mnist, batch_size: int, augment: bool, seed: int, pen_prob: float = 0.0,
                   elastic_prob: float = 0.0, extra: tuple[np.ndarray, np.ndarray] | None = None,
-                  fill_prob: float | None = None, fat_pen_prob: float = 0.0):
+                  fill_prob: float | None = None, fat_pen_prob: float = 0.0, pen: PenSet | None = None,
+                  pen_repeat: float = PEN_REPEAT):
     """tf.data pipelines: (batch, 28, 28, 1) float ink in [0, 1] with one-hot (batch, 10) labels.
 
     With `augment`, `pen_prob` of the digits are redrawn with a round pen (`mix_pen_view`),
@@ -135,6 +163,7 @@ def make_datasets(data: Mnist, batch_size: int, augment: bool, seed: int, pen_pr
     `elastic_prob` of each batch and fills the small loops of `fill_prob` (default: the recipe's).
     `extra` (uint8 images (n, 28, 28), labels (n,)) join the training set as they are, already framed
     like the app's drawings: they are not restyled, re-framed or redrawn, only warped per batch like every digit.
+    `pen` digits are mixed in as `mix_pen_digits` says, and their held-out writers join the validation set.
     """
     import tensorflow as tf
 
@@ -147,7 +176,8 @@ def make_datasets(data: Mnist, batch_size: int, augment: bool, seed: int, pen_pr
     extra_x, extra_y = extra if extra is not None else (np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.uint8))
     x_train = model_input(np.concatenate([data.x_train, extra_x]))
     y_train = one_hot(np.concatenate([data.y_train, extra_y]))
-    val = tf.data.Dataset.from_tensor_slices((model_input(data.x_val), one_hot(data.y_val))).batch(512)
+    x_val, y_val = validation_set(data, pen)
+    val = tf.data.Dataset.from_tensor_slices((model_input(x_val), one_hot(y_val))).batch(512)
     if not augment:
         train = tf.data.Dataset.from_tensor_slices((x_train, y_train))
         train = train.shuffle(len(x_train), seed=seed).batch(batch_size)
@@ -167,7 +197,38 @@ def make_datasets(data: Mnist, batch_size: int, augment: bool, seed: int, pen_pr
         lambda b, s: (augment_batch(b[0], b[1], s, elastic_prob=elastic_prob, fill_prob=fill_prob), b[2]),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
+    if pen is not None:
+        train = mix_pen_digits(train, len(x_train), pen, pen_repeat, batch_size, seed)
     return train.prefetch(tf.data.AUTOTUNE), val
+
+
+def validation_set(data: Mnist, pen: PenSet | None) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 images (n, 28, 28) and labels (n,) that validate: MNIST's held-out training images, and the
+    held-out pen writers' digits as strokes and as images."""
+    if pen is None:
+        return data.x_val, data.y_val
+    return (np.concatenate([data.x_val, pen.val_strokes, pen.val_images]),
+            np.concatenate([data.y_val, pen.val_labels, pen.val_labels]))
+
+
+def mix_pen_digits(mnist: tf.data.Dataset, mnist_count: int, pen: PenSet, repeat: float, batch_size: int,
+                   seed: int) -> tf.data.Dataset:
+    """Batches of augmented MNIST (`mnist`, `mnist_count` images) with pen digits mixed in evenly: each epoch shows `repeat`
+    views of every pen digit (a fraction: that share of the digits once more), each drawn at random
+    from its pool of views and shown as rendered (they are already framed as the app frames them)."""
+    import tensorflow as tf
+
+    n, views = pen.views.shape[:2]
+    pool, labels = tf.constant(pen.views), tf.constant(np.eye(10, dtype=np.float32)[pen.labels])
+    shown = round(n * repeat)
+    order = tf.data.Dataset.range(n).repeat(math.ceil(repeat)).shuffle(n * math.ceil(repeat), seed=seed + 11)
+    picks = tf.data.Dataset.random(seed=seed + 12, rerandomize_each_iteration=True)
+    digits = tf.data.Dataset.zip(order.take(shown), picks).map(
+        lambda i, k: (tf.cast(pool[i, k % views], tf.float32)[..., None] / 255.0, labels[i]))
+    share = shown / (shown + mnist_count)
+    mixed = tf.data.Dataset.sample_from_datasets([mnist.unbatch(), digits], weights=[1 - share, share],
+                                                 seed=seed + 13, rerandomize_each_iteration=True)
+    return mixed.batch(batch_size)
 
 
 def total_steps(data: Mnist, args: argparse.Namespace, extra_images: int = 0) -> int:
@@ -175,12 +236,19 @@ def total_steps(data: Mnist, args: argparse.Namespace, extra_images: int = 0) ->
     return args.epochs * int(np.ceil((len(data.x_train) + extra_images) / args.batch_size))
 
 
+def extra_images(args: argparse.Namespace, corrections: Corrections | None, pen: PenSet | None) -> int:
+    """Images each epoch shows besides MNIST's: the corrections' repeats and the pen digits' views."""
+    return (len(corrections.y) * args.extra_repeat if corrections is not None else 0) + \
+        (round(len(pen.labels) * args.pen_repeat) if pen is not None else 0)
+
+
 def ema_momentum(total_steps: int) -> float:
     """Momentum of the weight average for a run of `total_steps` optimizer steps."""
     return 1.0 - 1.0 / max(1.0, min(EMA_STEPS, total_steps / 8))
 
 
-def train_model(data: Mnist, args: argparse.Namespace, corrections: Corrections | None = None):
+def train_model(data: Mnist, args: argparse.Namespace, corrections: Corrections | None = None,
+                pen: PenSet | None = None):
     """Compile and fit the seed CNN, resuming from a backup in `args.out` if there is one.
 
     Returns (model, epochs fitted by this process, seconds they took).
@@ -193,8 +261,8 @@ def train_model(data: Mnist, args: argparse.Namespace, corrections: Corrections 
     extra = (np.repeat(corrections.x, args.extra_repeat, axis=0), np.repeat(corrections.y, args.extra_repeat)) \
         if corrections is not None else None
     train, val = make_datasets(data, args.batch_size, args.augment, args.seed, args.pen_prob, args.elastic_prob, extra,
-                               args.fill_prob, args.fat_pen_prob)
-    steps = total_steps(data, args, len(extra[0]) if extra else 0)
+                               args.fill_prob, args.fat_pen_prob, pen, args.pen_repeat)
+    steps = total_steps(data, args, extra_images(args, corrections, pen))
     rate = (keras.optimizers.schedules.CosineDecay(args.learning_rate, steps, alpha=0.01)
             if args.augment else args.learning_rate)
     model = build_model()
@@ -223,33 +291,40 @@ def predict_probs(model, x: np.ndarray) -> np.ndarray:
     return model.predict(model_input(x), batch_size=1024, verbose=0)
 
 
-def evaluate(model, data: Mnist) -> dict:
-    """Fit and fold the temperature on the validation split, then score the test set once."""
+def evaluate(model, data: Mnist, pen: PenSet | None = None) -> dict:
+    """Fit and fold the temperature on the validation set (`validation_set`), then score the test set once."""
     from training.calibration import (apply_temperature, cross_entropy, expected_calibration_error,
                                       fit_temperature, fold_temperature)
 
-    val_probs = predict_probs(model, data.x_val)
-    temperature = fit_temperature(val_probs, data.y_val)
+    x_val, y_val = validation_set(data, pen)
+    val_probs = predict_probs(model, x_val)
+    temperature = fit_temperature(val_probs, y_val)
     test_raw = predict_probs(model, data.x_test)
     fold_temperature(model, temperature)
     test_probs = predict_probs(model, data.x_test)
     predicted = test_probs.argmax(axis=1)
     confusion = np.zeros((10, 10), dtype=int)
     np.add.at(confusion, (data.y_test, predicted), 1)
-    return {
+    right = val_probs.argmax(axis=1) == y_val
+    mnist_val = len(data.y_val)
+    metrics = {
         "test_accuracy": float((predicted == data.y_test).mean()),
         "test_loss": cross_entropy(test_probs, data.y_test),
-        "validation_accuracy": float((val_probs.argmax(axis=1) == data.y_val).mean()),
+        "validation_accuracy": float(right[:mnist_val].mean()),
         "per_class_accuracy": {str(d): float(confusion[d, d] / max(1, confusion[d].sum())) for d in range(10)},
         "temperature": temperature,
         "ece": {
-            "validation_before": expected_calibration_error(val_probs, data.y_val),
-            "validation_after": expected_calibration_error(apply_temperature(val_probs, temperature), data.y_val),
+            "validation_before": expected_calibration_error(val_probs, y_val),
+            "validation_after": expected_calibration_error(apply_temperature(val_probs, temperature), y_val),
             "test_before": expected_calibration_error(test_raw, data.y_test),
             "test_after": expected_calibration_error(test_probs, data.y_test),
         },
         "confusion_matrix": confusion.tolist(),
     }
+    if pen is not None:  # the held-out writers: their strokes, then their images
+        strokes, images = np.split(right[mnist_val:], 2)
+        metrics["pen_validation_accuracy"] = {"strokes": float(strokes.mean()), "images": float(images.mean())}
+    return metrics
 
 
 def library_versions() -> dict[str, str]:
@@ -271,6 +346,10 @@ def run(args: argparse.Namespace) -> dict:
         corrections = load_corrections(args.extra_data)
     else:
         corrections = None
+    if args.pen_data:
+        from training.pen_digits import load_pen_digits
+
+        pen_digits = load_pen_digits(args.pen_data)
 
     from training import augment, distill
     from training.card import write_card
@@ -290,16 +369,29 @@ def run(args: argparse.Namespace) -> dict:
     if corrections is not None:
         print(f"Corrections from {corrections.source}: {len(corrections.y)} digits from {corrections.records} "
               f"records ({corrections.skipped} skipped), each shown {args.extra_repeat} times per epoch", flush=True)
+    pen, pen_seconds = None, 0.0
+    if args.pen_data:
+        from training.pen_digits import prepare
+
+        args.pen_repeat = PEN_REPEAT if args.pen_repeat is None else args.pen_repeat
+        args.pen_image_share = PEN_IMAGE_SHARE if args.pen_image_share is None else args.pen_image_share
+        image_views = round(POOL_VIEWS * args.pen_image_share)
+        start = time.perf_counter()
+        pen = prepare(pen_digits, POOL_VIEWS - image_views, image_views, args.seed)
+        pen_seconds = time.perf_counter() - start
+        print(f"Pen digits from {pen.summary['source']}: {len(pen.labels)} to train on, {POOL_VIEWS} views each "
+              f"({image_views} images) rendered in {pen_seconds:.0f} s, {args.pen_repeat:g} shown per epoch; "
+              f"{len(pen.val_labels)} of held-out writers validate", flush=True)
     if (args.out / BACKUP_DIR).exists():
         print(f"Resuming the interrupted run in {args.out} from its last finished epoch", flush=True)
-    model, epochs_run, seconds = train_model(data, args, corrections)
-    metrics = evaluate(model, data)
+    model, epochs_run, seconds = train_model(data, args, corrections, pen)
+    metrics = evaluate(model, data, pen)
+    shown = len(data.x_train) + extra_images(args, corrections, pen)  # images per epoch
     metrics.update({
         "epochs": args.epochs,
         "batch_size": args.batch_size,
         "learning_rate": args.learning_rate,
-        "ema_momentum": ema_momentum(total_steps(data, args, len(corrections.y) * args.extra_repeat
-                                                 if corrections is not None else 0)) if args.augment else None,
+        "ema_momentum": ema_momentum(total_steps(data, args, shown - len(data.x_train))) if args.augment else None,
         "augment": args.augment,
         "augmentation": (augment.recipe(args.pen_prob, args.elastic_prob, args.fill_prob, args.fat_pen_prob)
                          if args.augment else None),
@@ -307,6 +399,8 @@ def run(args: argparse.Namespace) -> dict:
         "distillation": {"teachers": [str(p) for p in args.teachers], "alpha": args.distill_alpha,
                          "temperature": args.distill_temperature} if args.teachers else None,
         "extra_data": summary(corrections, args.extra_repeat) if corrections is not None else None,
+        "pen_data": {**pen.summary, "repeat": args.pen_repeat, "image_share": args.pen_image_share,
+                     "rendering_seconds": round(pen_seconds, 1)} if pen is not None else None,
         "seed": args.seed,
         "train_images": len(data.x_train),
         "validation_images": len(data.x_val),
@@ -315,7 +409,7 @@ def run(args: argparse.Namespace) -> dict:
         # Time and speed of the epochs this process ran (a resumed run ran only the rest).
         "epochs_this_run": epochs_run,
         "training_seconds": round(seconds, 1),
-        "images_per_second": round(len(data.x_train) * epochs_run / seconds, 1),
+        "images_per_second": round(shown * epochs_run / seconds, 1),
         "library_versions": library_versions(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     })
