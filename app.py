@@ -28,6 +28,7 @@ from PIL import Image
 from mnist_sketch.example_digits import STROKES, pad_value
 from mnist_sketch.feedback import ALREADY, SAVED, FeedbackStore, ReadDrawing, start_sync, store_from_env
 from mnist_sketch.gradio_cache import sweep_safely
+from mnist_sketch.gradio_sessions import keep_active_sessions
 from mnist_sketch.image_input import ImageInput, UploadedFilesOnly
 from mnist_sketch.model_source import ModelSource, load_app_model, load_number_model
 from mnist_sketch.predict import DigitReader, Reading
@@ -274,6 +275,7 @@ def build_demo(reader: DigitReader, source: ModelSource, feedback: FeedbackStore
                                     ".includes(status) ? {__type__: 'update', interactive: false}"
                                     " : {__type__: 'update'})")
     sweep_safely(demo)  # delete_cache's sweep survives concurrent uploads, and takes their folders too
+    keep_active_sessions(demo)  # a flood of new sessions no longer drops a busy session's results
     return demo
 
 

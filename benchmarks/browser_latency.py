@@ -52,6 +52,7 @@ VIEWPORT = {"width": 1200, "height": 900}
 STROKE_POINTS = 40
 LONG_STROKE_POINTS = 120
 SETTLE_TIMEOUT_MS = 60_000
+QUIET_S = 0.5  # no request under way for this long: the page has settled (as Playwright's networkidle)
 
 # Installed in every page before its scripts: the time of the last pointerup, and of the last change of
 # the preview image (the reading arrives as one message: label, preview and sentence together).
@@ -133,7 +134,10 @@ class Page:
         self.page = self.context.new_page()
         self.page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(url) else r.abort())
         self.sent = 0
+        self.open: set = set()  # requests under way, but the session's heartbeat (open as long as the page)
         self.page.on("request", self._count)
+        self.page.on("requestfinished", lambda request: self.open.discard(request))
+        self.page.on("requestfailed", lambda request: self.open.discard(request))
         self.page.goto(url)
         self.pad = self.page.locator(pad_selector).first
         self.pad.wait_for()
@@ -141,6 +145,22 @@ class Page:
 
     def _count(self, request) -> None:
         self.sent += len(request.post_data_buffer or b"")
+        if "/heartbeat/" not in request.url:
+            self.open.add(request)
+
+    def wait_quiet(self, quiet_s: float = QUIET_S) -> None:
+        """Wait until no request but the heartbeat has been under way for `quiet_s` (Playwright's networkidle,
+        which an app with session state never reaches: Gradio keeps a heartbeat stream open for it)."""
+        deadline, quiet_since = time.monotonic() + SETTLE_TIMEOUT_MS / 1000, None
+        while time.monotonic() < deadline:
+            if self.open:
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= quiet_s:
+                return
+            self.page.wait_for_timeout(50)
+        raise TimeoutError("the page's requests never settled")
 
     def box(self) -> tuple[float, float, float]:
         """Left, top and side of a square in the middle of the drawing area (60 % of its shorter side)."""
@@ -160,7 +180,7 @@ class Page:
         quiet, and take the last change.
         """
         self.page.wait_for_function("() => window.__previewAt > window.__penUp")
-        self.page.wait_for_load_state("networkidle")
+        self.wait_quiet()
         return self.page.evaluate("window.__previewAt - window.__penUp")
 
     def close(self) -> None:

@@ -63,9 +63,6 @@ DEFAULT_MAX = 10_000
 DEFAULT_EVERY_MINUTES = 5.0
 ADDRESS_WINDOW_S, DEFAULT_ADDRESS_LIMIT = 600.0, 30  # per visitor's address
 GLOBAL_WINDOW_S, DEFAULT_GLOBAL_LIMIT = 3600.0, 300  # from everyone: what a script on many addresses can add
-# A drawing with more points than this is read but not kept for a correction: a session's last drawing
-# stays in memory (gr.State), and a pad drawing of 12 digits has a few thousand points.
-MAX_KEPT_POINTS = 10_000
 CORRECTED_REMEMBERED = 20_000  # ids of drawings corrected, remembered to refuse a second correction
 MAX_ANSWER_CHARS = 100  # a longer text is not an answer, and is not searched
 RECORD_PATTERN = "*.json"  # records; temporary files are named .<random>.tmp
@@ -75,8 +72,6 @@ BAD_ANSWER = (f"Type the right answer with the digits 0-9 only: one digit, or a 
               "digits.")
 OTHER_DIGITS = "Type the answer with the plain digits 0-9: digits of other scripts (such as ٧ or ７) are not kept."
 NOTHING_DRAWN = "Draw something first: there is nothing to correct."
-TOO_LONG = (f"This drawing is too long to keep as a correction (over {MAX_KEPT_POINTS:,} points): "
-            "clear the pad and draw it again.")
 SAME_AS_READ = "That's what the model read: nothing to correct."
 ALREADY = "This drawing is corrected already: change the drawing to send another correction."
 TOO_FAST = "That is a lot of corrections at once: please wait a few minutes before sending more."
@@ -124,7 +119,7 @@ class ReadDrawing:
     session's gr.State, so a correction is always of what the server read, never of a payload sent with it."""
 
     id: str  # the record's id if it is corrected
-    strokes: Strokes | None  # None: too long to keep (over MAX_KEPT_POINTS)
+    strokes: Strokes  # at most MAX_TOTAL_POINTS (parse_strokes), so a session's gr.State stays small
     read_as: tuple[tuple[str, float], ...]  # the model's top 3
     inputs: np.ndarray  # (digits, 28, 28) uint8, the images the model saw
 
@@ -133,9 +128,8 @@ class ReadDrawing:
         """What to keep of `reading` (of `strokes`) for a correction; None when nothing was drawn."""
         if reading.empty or not strokes.strokes:
             return None
-        kept = strokes if sum(len(s) for s in strokes.strokes) <= MAX_KEPT_POINTS else None
         inputs = np.rint(np.clip(np.stack(reading.inputs), 0, 1) * 255).astype(np.uint8)
-        return cls(str(uuid.uuid4()), kept, tuple(reading.top(3)), inputs)
+        return cls(str(uuid.uuid4()), strokes, tuple(reading.top(3)), inputs)
 
 
 class RateLimit:
@@ -212,8 +206,6 @@ class FeedbackStore:
             return _refusal(answer_text)
         if drawing is None:
             return NOTHING_DRAWN
-        if drawing.strokes is None:
-            return TOO_LONG
         if answer == drawing.read_as[0][0]:
             return SAME_AS_READ
         with self._lock:
@@ -275,30 +267,34 @@ class FeedbackStore:
     def _make_room(self) -> bool:
         """Delete the local copies of records the Hub has (pushed, and unchanged since); whether there is room
         now. Called with the store's lock held, when the folder is full."""
-        if self.scheduler is None:
-            if not self._paused_logged:
-                log.warning("Feedback folder %s holds %d corrections, FEEDBACK_MAX, and there is no Hub dataset "
-                            "to sync them to: corrections are paused.", self.folder, self._count)
-                self._paused_logged = True
-            return False
-        removed = 0
-        # CommitScheduler lists and reads the folder under its `lock` (documented for writers of the folder);
-        # `last_uploaded` maps each file it pushed to its mtime then. Entries of removed files are dropped, or
-        # they would pile up (the scheduler only reads entries of files it finds in the folder).
-        with self.scheduler.lock:
-            for path, pushed_mtime in list(self.scheduler.last_uploaded.items()):
-                try:
-                    if path.stat().st_mtime != pushed_mtime:
-                        continue  # changed since its push: not on the Hub as it is
-                    path.unlink()
-                    removed += 1
-                except FileNotFoundError:
-                    pass
-                del self.scheduler.last_uploaded[path]
-        self._count -= removed
-        log.warning("Feedback folder %s was full (FEEDBACK_MAX): removed %d corrections already synced to the "
-                    "Hub.", self.folder, removed)
-        return self._count < self.max_records
+        if self.scheduler is not None:
+            removed = 0
+            # CommitScheduler lists and reads the folder under its `lock` (documented for writers of the
+            # folder); `last_uploaded` maps each file it pushed to its mtime then. Entries of removed files are
+            # dropped, or they would pile up (the scheduler only reads entries of files it finds in the folder).
+            with self.scheduler.lock:
+                for path, pushed_mtime in list(self.scheduler.last_uploaded.items()):
+                    try:
+                        if path.stat().st_mtime != pushed_mtime:
+                            continue  # changed since its push: not on the Hub as it is
+                        path.unlink()
+                        removed += 1
+                    except FileNotFoundError:
+                        pass
+                    del self.scheduler.last_uploaded[path]
+            if removed:
+                self._count -= removed
+                log.warning("Feedback folder %s was full (FEEDBACK_MAX): removed the local copies of %d corrections "
+                            "synced to the Hub.", self.folder, removed)
+        if self._count < self.max_records:
+            self._paused_logged = False
+            return True
+        if not self._paused_logged:
+            log.warning("Feedback folder %s holds %d corrections, FEEDBACK_MAX: corrections are paused until %s.",
+                        self.folder, self._count,
+                        "the next sync to the Hub" if self.scheduler else "there is room (no Hub dataset to sync to)")
+            self._paused_logged = True
+        return False
 
 
 def _flag(value: str | None) -> bool:

@@ -7,10 +7,14 @@ HTTP: POST /gradio_api/queue/join, then the event's result from /gradio_api/queu
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import subprocess
+import sys
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,9 +23,14 @@ import numpy as np
 import pytest
 from drawing import draw_digit
 from PIL import Image
-from test_app import plain_file, predict, predict_strokes, serve_app, sketch_value, top_digit
+from test_app import ROOT, plain_file, predict, predict_strokes, serve_app, sketch_value, top_digit
 
 from mnist_sketch.example_digits import pad_value
+from mnist_sketch.feedback import (ALREADY, BUSY, NOTHING_DRAWN, OTHER_DIGITS, PAUSED, SAME_AS_READ, SAVED, TOO_FAST,
+                                   FeedbackStore)
+from mnist_sketch.strokes import parse_strokes
+
+CACHE_AGE_S = 5
 
 pytestmark = [
     pytest.mark.app,
@@ -32,7 +41,9 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def app_url():
-    with serve_app(delete_cache=(1, 2)) as url:  # the cache swept every second, of files over 2 s old
+    # The cache swept every second, of files over 5 s old: an upload must still be there when its request is
+    # processed, on a busy machine too (the app's own age is minutes).
+    with serve_app(delete_cache=(1, CACHE_AGE_S)) as url:
         yield url
 
 
@@ -43,15 +54,17 @@ def client(app_url):
     return Client(app_url, verbose=False, download_files=False)
 
 
-def raw_call(app_url: str, api_name: str, data: list) -> dict:
-    """One event through Gradio's queue over plain HTTP: the `output` of its process_completed message."""
+def raw_call(app_url: str, api_name: str, data: list, session: str | None = None,
+             headers: dict[str, str] | None = None) -> dict:
+    """One event through Gradio's queue over plain HTTP: the `output` of its process_completed message.
+    `session`: the session hash to send (a new one by default); `headers`: more request headers."""
     config = httpx.get(app_url + "config").json()
     fn_index = next(i for i, d in enumerate(config["dependencies"]) if d.get("api_name") == api_name)
-    session = uuid.uuid4().hex[:12]
+    session = session or uuid.uuid4().hex[:12]
     joined = httpx.post(app_url + "gradio_api/queue/join",
                         content=json.dumps({"data": data, "fn_index": fn_index, "session_hash": session,
                                             "event_data": None, "trigger_id": None}),
-                        headers={"Content-Type": "application/json"})
+                        headers={"Content-Type": "application/json", **(headers or {})})
     assert joined.status_code == 200, joined.text
     with httpx.stream("GET", app_url + "gradio_api/queue/data", params={"session_hash": session},
                       timeout=60) as stream:
@@ -103,13 +116,20 @@ def test_a_sketchpad_value_with_empty_layers_asks_for_a_drawing(app_url):
 
 
 def test_no_file_outside_the_uploads_can_be_read(app_url, client, tmp_path):
+    from mnist_sketch.image_input import NEVER_UPLOADED
+
     secret = tmp_path / "secret.png"
     Image.fromarray(draw_digit(7)).save(secret)  # an image the server can read, never uploaded
-    for payload in ({"path": str(secret), "meta": {"_type": "gradio.FileData"}},
-                    {"composite": {"path": str(secret), "meta": {"_type": "gradio.FileData"}}},
-                    {"composite": {"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}}):
-        output = raw_call(app_url, "predict", [payload])
-        assert "data" not in output and "error" in output  # refused by Gradio before any code of ours
+    never_uploaded = {"path": str(secret), "meta": {"_type": "gradio.FileData"}}
+    for api_name, data in (("predict", [never_uploaded]),
+                           ("predict", [{"composite": never_uploaded}]),
+                           ("predict", [{"composite": {"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}}]),
+                           ("predict_strokes", [{**pad_value("7"), "image": never_uploaded}]),
+                           ("correct", [None, never_uploaded])):
+        # Gradio refuses these before any component sees them (InvalidPathError, sent as {"error": null});
+        # the app's Blocks, UploadedFilesOnly, says why.
+        output = raw_call(app_url, api_name, data)
+        assert "data" not in output and output.get("error") == NEVER_UPLOADED, (api_name, output)
     for path in (str(secret), "/etc/passwd"):
         assert httpx.get(app_url + f"gradio_api/file={path}").status_code in (403, 404)
 
@@ -226,7 +246,7 @@ def test_the_cache_is_swept_of_old_uploads_and_previews(app_url, client, tmp_pat
     made = {p for p in cache.rglob("*") if p.is_file() and p not in before}
     folders = {p.parent for p in made if p.parent != cache / "previews"}  # one per distinct upload
     assert made and folders
-    time.sleep(4)  # two sweeps later
+    time.sleep(CACHE_AGE_S + 2)  # old enough, and swept since
     assert not {p for p in made if p.exists()}
     assert not {p for p in folders if p.exists()}  # Gradio alone keeps them (gradio-app/gradio#9334)
 
@@ -250,7 +270,7 @@ def test_the_cache_sweep_survives_concurrent_uploads(app_url, tmp_path):
 
     with ThreadPoolExecutor(8) as pool:
         sent = {name for names in pool.map(upload_until_stop, range(8)) for name in names}
-    time.sleep(5)  # every upload is over 2 s old, and the sweep has run since
+    time.sleep(CACHE_AGE_S + 3)  # every upload is old enough, and the sweep has run since
     cache = Path(get_upload_folder())
     assert len(sent) > 50 and not {p for p in cache.rglob("up-*.png") if p.name in sent}
 
@@ -298,3 +318,222 @@ def test_the_footer_never_shows_a_server_path():
 
     footer = app.footer_text(ModelSource(Path("/srv/secret/models/mnist.h5").resolve(), "local"))
     assert footer == "The model: the file mnist.h5 on this server" and "/srv" not in footer
+
+
+# Corrections as a script sends them (issue 32): Gradio's queue protocol, with the fn_index of a correction
+# event from /config and any session hash. What holds is on the server: FeedbackStore.save's rules and limits.
+
+@contextlib.contextmanager
+def correcting_app(tmp_path: Path, **store_options) -> Iterator[tuple[str, FeedbackStore]]:
+    """The app with a corrections store of its own (FeedbackStore's `store_options`): (its URL, the store)."""
+    store = FeedbackStore(tmp_path / "feedback", **store_options)
+    with serve_app(feedback=store) as url:
+        yield url, store
+
+
+def read_then_correct(app_url: str, answer: str = "1", session: str | None = None, drawing: str = "7",
+                      headers: dict[str, str] | None = None) -> str:
+    """What a script does for each correction: a reading in a session of its choosing, then a correction in
+    that session; the correction's answer."""
+    session = session or uuid.uuid4().hex[:12]
+    assert raw_call(app_url, "predict_strokes", [pad_value(drawing)], session, headers)["data"][0]["label"] == drawing
+    return raw_call(app_url, "correct", [None, answer], session, headers)["data"][0]
+
+
+def kept(store: FeedbackStore) -> list[dict]:
+    return [json.loads(path.read_text()) for path in store.folder.glob("*.json")]
+
+
+@pytest.mark.parametrize("forwarded_for", [
+    "198.51.100.{k}",  # a made-up address: not trusted from a client that is not a known proxy
+    "198.51.100.{k}, 203.0.113.9",  # a reverse proxy on this machine appended the address it saw
+], ids=["connecting directly", "behind a local reverse proxy"])
+def test_a_script_rotating_session_hashes_and_forwarded_for_is_held_by_its_address(tmp_path, monkeypatch,
+                                                                                    forwarded_for):
+    # Gradio's uvicorn takes a client's address from X-Forwarded-For only when the connection comes from a
+    # trusted proxy (FORWARDED_ALLOW_IPS, loopback by default), and then the last hop no proxy added.
+    if forwarded_for.count(",") == 0:
+        monkeypatch.setenv("FORWARDED_ALLOW_IPS", "192.0.2.1")  # the tests' loopback client is not the proxy
+    with correcting_app(tmp_path, address_limit=5) as (url, store):
+        answers = [read_then_correct(url, headers={"X-Forwarded-For": forwarded_for.format(k=k)}) for k in range(8)]
+    assert answers == [SAVED] * 5 + [TOO_FAST] * 3  # a new session and a new forwarded address each time
+    assert len(kept(store)) == 5
+
+
+def test_behind_a_trusted_proxy_each_address_and_everyone_are_limited(tmp_path):
+    with correcting_app(tmp_path, address_limit=2, global_limit=5, trust_forwarded=True) as (url, store):
+        one_address = [read_then_correct(url, headers={"X-Forwarded-For": "198.51.100.7, 10.0.0.1"})
+                       for _ in range(3)]
+        many_addresses = [read_then_correct(url, headers={"X-Forwarded-For": f"203.0.113.{k}"}) for k in range(4)]
+    assert one_address == [SAVED, SAVED, TOO_FAST]
+    assert many_addresses == [SAVED, SAVED, SAVED, BUSY]
+    assert len(kept(store)) == 5
+
+
+def test_a_correction_is_of_the_sessions_own_last_reading_once(tmp_path):
+    with correcting_app(tmp_path) as (url, store):
+        stranger = uuid.uuid4().hex[:12]  # a session that read nothing, sending a drawing of its own
+        assert raw_call(url, "correct", [pad_value("3"), "8"], stranger)["data"][0] == NOTHING_DRAWN
+        session = uuid.uuid4().hex[:12]
+        assert read_then_correct(url, "7", session) == SAME_AS_READ
+        assert read_then_correct(url, "７", session) == OTHER_DIGITS  # fullwidth
+        assert read_then_correct(url, "٧٣", session) == OTHER_DIGITS  # Arabic-Indic
+        assert kept(store) == []
+        assert raw_call(url, "correct", [pad_value("3"), " 1 "], session)["data"] == [SAVED, ""]
+        assert raw_call(url, "correct_4", [None], session)["data"][0] == ALREADY  # a quick digit, same drawing
+        assert raw_call(url, "correct", [pad_value("5"), "6"], session)["data"][0] == ALREADY
+        assert raw_call(url, "correct", [None, "2"], stranger)["data"][0] == NOTHING_DRAWN  # not another's
+        assert read_then_correct(url, "2", session, drawing="3") == SAVED  # the pad changed: a new drawing
+    first, second = sorted(kept(store), key=lambda record: record["answer"])
+    assert first["answer"] == "1" and first["read_as"][0]["text"] == "7"  # the drawing read, not the payload's 3
+    assert first["strokes"] == parse_strokes(pad_value("7")).to_json()
+    assert second["answer"] == "2" and second["read_as"][0]["text"] == "3"
+
+
+def test_a_full_store_without_a_hub_pauses_corrections(tmp_path):
+    with correcting_app(tmp_path, max_records=2) as (url, store):
+        answers = [read_then_correct(url) for _ in range(3)]
+    assert answers == [SAVED, SAVED, PAUSED] and len(kept(store)) == 2
+
+
+@pytest.mark.hub
+def test_a_full_store_removes_what_the_hub_has_and_goes_on(tmp_path):
+    """`python app.py` as on a Space: FEEDBACK_REPO synced by CommitScheduler to the local test Hub, with
+    the real huggingface_hub client (in the app's own process: it reads HF_ENDPOINT when imported)."""
+    from hub_server import HubServer
+    from test_app import free_port
+    from test_hub import TOKEN, client_env
+
+    port = free_port()
+    env = client_env(tmp_path / "home", "", TOKEN, FEEDBACK_REPO="user/corrections", FEEDBACK_MAX="2",
+                     FEEDBACK_DIR=str(tmp_path / "feedback"), FEEDBACK_EVERY_MINUTES="0.02",
+                     MODEL_PATH=str(ROOT / "model" / "mnist.h5"), GRADIO_SERVER_NAME="127.0.0.1",
+                     GRADIO_SERVER_PORT=str(port), GRADIO_ANALYTICS_ENABLED="False")
+    url = f"http://127.0.0.1:{port}/"
+    with HubServer(tokens={TOKEN: "user"}) as hub:
+        env["HF_ENDPOINT"] = hub.url
+        server = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            until(lambda: server.poll() is not None or serves(url), 180)
+            assert server.poll() is None, server.stderr.read()[-3000:]
+            assert [read_then_correct(url, str(k)) for k in (1, 2)] == [SAVED, SAVED]
+            until(lambda: len(synced(hub)) == 2, 60)  # pushed by the scheduler
+            session = uuid.uuid4().hex[:12]
+            assert read_then_correct(url, "3", session) in (SAVED, PAUSED)  # PAUSED until the push is recorded
+            until(lambda: raw_call(url, "correct", [None, "3"], session)["data"][0] in (SAVED, ALREADY), 30)
+            local = [json.loads(p.read_text()) for p in (tmp_path / "feedback").glob("*.json")]
+            assert [record["answer"] for record in local] == ["3"]  # the two synced ones were removed here
+            until(lambda: len(synced(hub)) == 3, 60)
+            assert sorted(json.loads(data)["answer"] for data in synced(hub).values()) == ["1", "2", "3"]
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    assert TOKEN not in server.stderr.read()
+
+
+def serves(url: str) -> bool:
+    try:
+        return httpx.get(url + "config").status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def synced(hub) -> dict[str, bytes]:
+    """The records the test Hub's corrections dataset holds, by path."""
+    head = hub.head("user/corrections", repo_type="dataset")
+    return head.files if head else {}
+
+
+def until(condition, timeout: float) -> None:
+    """Wait until `condition()` holds, checking every 0.2 s; AssertionError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {timeout} s"
+        time.sleep(0.2)
+
+
+def test_corrections_run_in_the_readings_concurrency_group(reader, tmp_path):
+    import app
+
+    from mnist_sketch.model_source import bundled_source
+
+    demo = app.build_demo(reader, bundled_source(), FeedbackStore(tmp_path / "feedback"))
+    events = {fn.api_name: fn for fn in demo.fns.values() if fn.fn is not None}
+    assert {"predict", "predict_strokes", "correct", *(f"correct_{d}" for d in range(10))} <= set(events)
+    grouped = {name: (fn.concurrency_id, fn.concurrency_limit) for name, fn in events.items() if name != "load_example"}
+    assert set(grouped.values()) == {("read", app.CONCURRENCY)}, grouped
+
+
+def test_a_flood_of_new_sessions_never_drops_a_busy_sessions_results(reader, tmp_path):
+    """Gradio keeps each session's pending messages in an LRU cache where only a session's first event counted
+    as use: a busy session was dropped once that many new sessions came after it, and its results never
+    arrived (mnist_sketch.gradio_sessions). If this fails, Gradio's queue has changed under
+    keep_active_sessions."""
+    import app
+
+    from mnist_sketch.gradio_sessions import ActiveSessionsLRU
+    from mnist_sketch.model_source import bundled_source
+    from test_app import free_port
+
+    demo = app.build_demo(reader, bundled_source(), FeedbackStore(tmp_path / "feedback"))
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                **app.LAUNCH_OPTIONS)
+    url, queue = f"http://127.0.0.1:{port}/", demo._queue
+    try:
+        assert isinstance(queue.pending_messages_per_session, ActiveSessionsLRU)
+        queue.pending_messages_per_session.max_size = 3  # Gradio's is 2,000: the same, sooner
+        fn_index = next(i for i, d in enumerate(httpx.get(url + "config").json()["dependencies"])
+                        if d.get("api_name") == "predict_strokes")
+
+        def join(session: str) -> None:
+            """An event that the session does not read yet (a page between two reads of its stream)."""
+            body = {"data": [pad_value("7")], "fn_index": fn_index, "session_hash": session}
+            event_id = httpx.post(url + "gradio_api/queue/join", json=body).json()["event_id"]
+            until(lambda: event_id not in queue.event_ids_to_events, 60)  # done: its result waits in the queue
+
+        busy = uuid.uuid4().hex[:12]
+        for _ in range(4):  # the busy session's events, each followed by a new session's
+            join(busy)
+            assert raw_call(url, "predict_strokes", [pad_value("3")])["data"][0]["label"] == "3"
+        results, deadline = [], time.monotonic() + 40  # a dropped result never comes: heartbeats, every 15 s
+        with httpx.stream("GET", url + "gradio_api/queue/data", params={"session_hash": busy}, timeout=60) as stream:
+            for line in stream.iter_lines():
+                message = json.loads(line[5:]) if line.startswith("data:") else {}
+                if message.get("msg") == "process_completed":
+                    results.append(message["output"]["data"][0]["label"])
+                if len(results) == 4 or time.monotonic() > deadline:
+                    break
+        assert results == ["7"] * 4
+    finally:
+        demo.close()
+
+
+# Drawings made to cost (issue 32): within the limits of mnist_sketch.strokes, what a reading costs is bounded
+# by the points sent, not by what they draw. benchmarks/worst_case.py measures these payloads' CPU and memory.
+
+WORST_WALL_S = 5.0  # per request, generous (about 0.3 s here; before, up to 71 s of CPU)
+
+
+def test_the_costliest_drawings_are_answered_within_seconds(app_url, monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from worst_case import payloads
+
+    for name, value in payloads().items():
+        start = time.perf_counter()
+        output = raw_call(app_url, "predict_strokes", [value])
+        took = time.perf_counter() - start
+        assert took < WORST_WALL_S, (name, took)
+        assert output.get("error") or output["data"][2], (name, output)  # a reading, or an error that says why
+    assert top_digit(raw_call(app_url, "predict_strokes", [pad_value("7")])["data"][0]) == "7"
+
+
+@pytest.mark.parametrize("value, message", [
+    ({"width": 10**400, "height": 600, "strokes": []}, "width must be a finite number"),
+    ({"width": 900, "height": -(10**400), "strokes": []}, "height must be a finite number"),
+    ({"width": 900, "height": 600, "strokes": [[[1, 2], [10**400, 3]]]}, "Stroke 1 has a coordinate that is not a"),
+], ids=["width", "height", "a coordinate"])
+def test_an_integer_beyond_any_float_gets_a_message(app_url, value, message):
+    output = raw_call(app_url, "predict_strokes", [value])  # JSON allows integers of any length: here 401 digits
+    assert message in (output.get("error") or ""), output

@@ -15,11 +15,11 @@ import pytest
 from PIL import Image
 
 from mnist_sketch.example_digits import pad_value
-from mnist_sketch.feedback import (ALREADY, BAD_ANSWER, BUSY, MAX_KEPT_POINTS, NOT_SAVED, NOTHING_DRAWN, OTHER_DIGITS,
-                                   PAUSED, SAME_AS_READ, SAVED, TOO_FAST, TOO_LONG, FeedbackStore, ReadDrawing,
+from mnist_sketch.feedback import (ALREADY, BAD_ANSWER, BUSY, NOT_SAVED, NOTHING_DRAWN, OTHER_DIGITS,
+                                   PAUSED, SAME_AS_READ, SAVED, TOO_FAST, FeedbackStore, ReadDrawing,
                                    parse_answer, store_from_env)
 from mnist_sketch.model_source import ModelSource
-from mnist_sketch.strokes import Strokes, parse_strokes
+from mnist_sketch.strokes import MAX_POINTS, Strokes, parse_strokes
 
 ROOT = Path(__file__).resolve().parent.parent
 HUB_SOURCE = ModelSource(Path("x/mnist.h5"), "hub", repo_id="me/mnist", commit="0123456789abcdef0123")
@@ -74,16 +74,23 @@ def test_answers_are_ascii_digits_with_spaces_dropped():
     assert [parse_answer(t) for t in ("7", " 2 0 2 6 ", "\t42\n", "0" * 12)] == ["7", "2026", "42", "0" * 12]
 
 
-def test_correcting_nothing_or_a_too_long_drawing_keeps_nothing(store, reader):
+def test_correcting_nothing_keeps_nothing(store, reader):
     empty = Strokes(900, 600, ())
     assert ReadDrawing.of(empty, reader.read(empty)) is None
     assert store.save("a", None, "4", HUB_SOURCE) == NOTHING_DRAWN
-    zigzag = [[[100 + (k % 2) * 600, 100 + 400 * k / MAX_KEPT_POINTS] for k in range(2000)]] * 6
-    long = parse_strokes({"width": 900, "height": 600, "strokes": zigzag})
-    drawing = ReadDrawing.of(long, reader.read(long))
-    assert drawing.strokes is None and drawing.read_as  # read, but not kept in the session
-    assert store.save("a", drawing, "4", HUB_SOURCE) == TOO_LONG
     assert records(store.folder) == []
+
+
+def test_the_longest_drawing_read_is_kept_whole_and_its_picture_is_small(store, reader):
+    """parse_strokes reads at most MAX_TOTAL_POINTS, so every drawing read can be kept; its PNG is at most
+    900 px a side however large the canvas (draw_on_paper)."""
+    zigzag = [[[100 + (k % 2) * 9000, 100 + 9000 * k / MAX_POINTS] for k in range(MAX_POINTS)]] * 5
+    long = parse_strokes({"width": 10_000, "height": 10_000, "strokes": zigzag})
+    drawing = ReadDrawing.of(long, reader.read(long))
+    assert drawing.strokes is long
+    assert store.save("a", drawing, "4", HUB_SOURCE) == SAVED
+    (record,) = records(store.folder)
+    assert max(Image.open(io.BytesIO(base64.b64decode(record["drawing_png"]))).size) <= 900
 
 
 def test_an_answer_equal_to_what_was_read_is_not_saved_nor_counted(tmp_path, reader):
