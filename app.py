@@ -30,6 +30,7 @@ from mnist_sketch.feedback import ALREADY, SAVED, FeedbackStore, ReadDrawing, st
 from mnist_sketch.gradio_cache import sweep_safely
 from mnist_sketch.gradio_sessions import keep_active_sessions
 from mnist_sketch.image_input import ImageInput, UploadedFilesOnly
+from mnist_sketch.malloc_arenas import limit_malloc_arenas
 from mnist_sketch.model_source import ModelSource, load_app_model, load_number_model
 from mnist_sketch.predict import DigitReader, Reading
 from mnist_sketch.preprocess import EMPTY_MESSAGE, InvalidDrawing
@@ -44,10 +45,12 @@ PREVIEW_HEIGHT = 28 * 5  # and shown 140 px high: still whole screen pixels per 
 PREVIEW_SEPARATOR = 96  # grey: the line between two digits' inputs in the preview
 MAX_FILE_SIZE = "10mb"  # larger uploads are refused by the server
 CONCURRENCY = 4  # predictions and corrections run at once, all in one group; more would only queue up for the CPU
-# Sessions whose state Gradio keeps (its per-session copy of the page's config, about 100 KB, and the
-# last drawing read): the least recently active beyond this are dropped. Gradio's default, 10,000, grows
-# the server by about a gigabyte as sessions come, a new one with every page load or script.
-SESSIONS_KEPT = 1000
+# Sessions whose state Gradio keeps (its per-session copy of the page's config and the last drawing
+# read: about 120 KB, measured by benchmarks/soak.py): the least recently active beyond this are dropped,
+# so a visitor idle through 500 newer sessions must draw again to correct. Gradio's default, 10,000, grows
+# the server by over a gigabyte as sessions come, a new one with every page load or script; 1,000 still
+# grew it by 120 MB over a 30-minute soak.
+SESSIONS_KEPT = 500
 # Every CACHE_SWEEP_S, files this app put in Gradio's cache (uploads, previews) older than CACHE_MAX_AGE_S
 # are deleted, and then their emptied folders: a client fetches its preview within seconds, and the cache
 # would otherwise grow forever.
@@ -58,8 +61,8 @@ SHOWN_FROM = 0.01  # a number's readings less likely than this are left out of i
 KEPT_NOTE = "A correction keeps the drawing and your answer, nothing about you, to train the next model."
 
 TITLE = "# ✏️ MNIST sketch"
-INTRO = ("Draw a digit from 0 to 9, or a whole number, on the pad: a small CNN trained on MNIST reads it as "
-         "you draw.")
+INTRO = ("Draw a digit from 0 to 9, or a whole number, on the pad: a small CNN trained on MNIST and on digits "
+         "people drew with a pen reads it as you draw.")
 
 # A polite live region: screen readers say its text when it changes (the reading, a correction's answer).
 LIVE_TEMPLATE = '<p role="status" aria-live="polite">${value}</p>'
@@ -280,6 +283,7 @@ def build_demo(reader: DigitReader, source: ModelSource, feedback: FeedbackStore
 
 
 if __name__ == "__main__":
+    limit_malloc_arenas()  # before the model's and the server's threads: memory levels off (see the module)
     model, model_source = load_app_model()
     reader = DigitReader(model, number_model=load_number_model(model_source))
     corrections = store_from_env(pen_width=PEN_WIDTH)
