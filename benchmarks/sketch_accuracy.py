@@ -283,7 +283,8 @@ def compare(names: list[str], all_figures: list[dict]) -> None:
           + " ".join(f"{Path(n).parent.name + '/' + Path(n).name:>22}" for n in names))
     for source in [*all_figures[0]["sources"], "all"]:
         rows = [f["sources"][source] if source != "all" else f for f in all_figures]
-        for measure, value in (("strokes", lambda r: r["strokes"]["top1"]), ("images mean", lambda r: r["mean"]["top1"]),
+        for measure, value in (("strokes", lambda r: r["strokes"]["top1"]),
+                               ("images mean", lambda r: r["mean"]["top1"]),
                                ("images worst", lambda r: r["variants"][r["worst_variant"]]["top1"]),
                                ("strokes top-3", lambda r: r["strokes"]["top3"])):
             print(f"{source:<10} {measure:<14} " + " ".join(f"{value(r):>22.2%}" for r in rows))
