@@ -1,9 +1,10 @@
 """How well are whole numbers read? Exact-number accuracy on numbers written with real pen-drawn digits.
 
-Numbers of 2-5 digits are built from the UNIPEN dev writers' digits
-(../shared/data/unipen_dev_strokes.npz) by ../shared/tools/compose_number.py:
-each number's digits come from one writer, laid out as people write a number
-(baseline wobble, uneven gaps, 10 % of neighbours touching). Each is read:
+Numbers of 2-5 digits are built from the dev split of ../shared/data/pen_digits.npz
+(writers nothing trains on), source by source (unipen, pendigits, uji), by
+../shared/tools/compose_number.py: each number's digits come from one writer,
+laid out as people write a number (baseline wobble, uneven gaps, 10 % of
+neighbours touching). Each is read:
 
 - as images, in the three `number_variants` renderings (pad: the 800x800 white
   canvas, wide: 1200x500 transparent, thin_rgba: a thin pen), by the app's
@@ -15,12 +16,15 @@ A reading is right when it is the number exactly: every digit right, nothing
 extra or missing. Printed in the same run, the oracle: each digit read alone
 (its own strokes framed, or rendered alone on the same canvas with the same
 brush), so no segmentation error is possible: the ceiling set by per-digit
-accuracy. Segmentation's cost is the oracle minus the app.
+accuracy. Segmentation's cost is the oracle minus the app. With several
+--model / --number-model pairs (e.g. the previous ones), each is scored on the
+same numbers and a table puts them side by side.
 
-    python benchmarks/number_accuracy.py [--numbers 250] [--seed 0] [--workers 2] [--cache]
-                                         [--model model/mnist.h5] [--number-model model/numbers.h5] [--record]
+    python benchmarks/number_accuracy.py [--numbers 200] [--seed 0] [--workers 2] [--cache]
+                                         [--model model/mnist.h5 ...] [--number-model model/numbers.h5 ...]
+                                         [--record]
 
---record writes the image figures into numbers_metrics.json beside the number model, and
+--record writes the first pair's figures into numbers_metrics.json beside its number model, and
 re-renders the model card there.
 """
 
@@ -32,7 +36,6 @@ import os
 import pickle
 import sys
 import time
-from collections import defaultdict
 from multiprocessing import Pool
 from pathlib import Path
 
@@ -42,6 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import sketch_accuracy  # noqa: E402
 from sketch_accuracy import CACHE_DIR, SHARED, STROKES, cache_key  # noqa: E402
 
 from mnist_sketch.preprocess import EmptyDrawing, preprocess  # noqa: E402
@@ -50,18 +54,34 @@ from mnist_sketch.strokes import frame_strokes, parse_strokes  # noqa: E402
 from training.pen_digits import on_pad  # noqa: E402
 
 LENGTHS = (2, 3, 4, 5)
+NUMBERS = 200  # numbers of each length per source, by default
 # How number_variants renders each variant: (canvas, brush radius, background, the digits' height share)
 # for drawing a digit alone in the oracle, at the middle of the variant's range of heights.
 VARIANTS = {"pad": ((800, 800), 18, (255, 255, 255), 0.275), "wide": ((1200, 500), 10, "transparent", 0.575),
             "thin_rgba": ((800, 800), 5, "transparent", 0.275)}
-_data: dict | None = None
+INPUTS = ("strokes", *VARIANTS)  # the pad's strokes, then the images
+_sources: dict[str, dict] | None = None  # per source dataset, its dev digits in the stroke file's layout
+
+
+def dev_digits(data: dict, source: str) -> dict:
+    """The dev split's digits of one `source` of a loaded stroke file, in the file's own layout (so
+    compose_number reads them as it reads a whole file): points, offsets, labels and writers."""
+    samples = np.flatnonzero((data["split"] == sketch_accuracy.SPLIT) & (data["dataset"] == source))
+    so, po = data["sample_offsets"], data["stroke_offsets"]
+    strokes = [k for i in samples for k in range(so[i], so[i + 1])]
+    lengths = po[np.array(strokes) + 1] - po[strokes]
+    return {"points": np.concatenate([data["points"][po[k] : po[k + 1]] for k in strokes]),
+            "stroke_offsets": np.concatenate([[0], np.cumsum(lengths)]),
+            "sample_offsets": np.concatenate([[0], np.cumsum(so[samples + 1] - so[samples])]),
+            "labels": data["labels"][samples], "writers": data["writers"][samples]}
 
 
 def _init_worker(path: str) -> None:
-    global _data
+    global _sources
     sys.path.insert(0, str(SHARED / "tools"))
     with np.load(path) as z:
-        _data = {k: z[k] for k in z.files}
+        data = {k: z[k] for k in z.files}
+    _sources = {source: dev_digits(data, source) for source in sorted(set(data["dataset"]))}
 
 
 def digit_samples(data: dict, rng: np.random.Generator, n_digits: int) -> np.ndarray:
@@ -86,42 +106,45 @@ def _split(value) -> Drawing | EmptyDrawing:
         return exc
 
 
-def _prepare(job: tuple[int, int]) -> dict:
-    """Number k of length n: its label, the pieces of each rendering and of its strokes, and the oracle's
-    per-digit inputs."""
+def _prepare(job: tuple[str, int, int]) -> dict:
+    """Number k of length n of a source: its label, the pieces of its strokes and of each rendering, and the
+    oracle's per-digit inputs."""
     from compose_number import compose_number, number_variants
     from render_sketch import render, strokes_of
 
-    n, k = job
-    rng = np.random.default_rng([n, k])
-    samples = digit_samples(_data, rng, n)
-    strokes, label = compose_number(_data, rng, n_digits=n)
-    counts = [len(strokes_of(_data, int(i))) for i in samples]
+    source, n, k = job
+    data = _sources[source]
+    rng = np.random.default_rng([n, k, sorted(_sources).index(source)])
+    samples = digit_samples(data, rng, n)
+    strokes, label = compose_number(data, rng, n_digits=n)
+    counts = [len(strokes_of(data, int(i))) for i in samples]
     per_digit = np.split(np.arange(len(strokes)), np.cumsum(counts)[:-1])
     digits = [[strokes[j] for j in idx] for idx in per_digit]
-    out = {"label": label, "images": {}, "oracle_images": {}}
-    for name, image in number_variants(strokes, seed=1000 * n + k):
-        out["images"][name] = _split(image)
-        canvas, radius, background, height = VARIANTS[name]
-        out["oracle_images"][name] = [preprocess(render(d, canvas, height, (0.5, 0.5), radius, background=background))
-                                      for d in digits]
     pad = on_pad(strokes)
-    out["strokes"] = _split(parse_strokes(pad))
-    out["oracle_strokes"] = [frame_strokes(parse_strokes(on_pad(d))) for d in digits]
+    out = {"source": source, "label": label, "found": {"strokes": _split(parse_strokes(pad))},
+           "oracle": {"strokes": [frame_strokes(parse_strokes(on_pad(d))) for d in digits]}}
+    for name, image in number_variants(strokes, seed=1000 * n + k):
+        out["found"][name] = _split(image)
+        canvas, radius, background, height = VARIANTS[name]
+        out["oracle"][name] = [preprocess(render(d, canvas, height, (0.5, 0.5), radius, background=background))
+                               for d in digits]
     return out
 
 
 def prepare(args: argparse.Namespace) -> list[dict]:
-    jobs = [(n, k) for n in LENGTHS for k in range(args.numbers)]
+    """Every number read, made in worker processes (or loaded from the cache)."""
+    with np.load(args.strokes) as z:
+        sources = sorted(set(z["dataset"][z["split"] == sketch_accuracy.SPLIT]))
+    jobs = [(source, n, k + args.seed * 100_000) for source in sources for n in LENGTHS for k in range(args.numbers)]
     scripts = [Path(__file__), Path(__file__).with_name("sketch_accuracy.py")]
-    key = cache_key(args.strokes, f"{args.numbers} {args.seed}", scripts)
+    key = cache_key(args.strokes, f"{args.numbers} {args.seed} {sketch_accuracy.SPLIT}", scripts)
     cached = CACHE_DIR / f"number_inputs_{key}.pickle"
     if args.cache and cached.is_file():
         print(f"inputs from the cache {cached.relative_to(ROOT)}")
         return pickle.loads(cached.read_bytes())
     start = time.perf_counter()
     with Pool(args.workers, _init_worker, (str(args.strokes),)) as pool:  # before TensorFlow is imported
-        prepared = pool.map(_prepare, [(n, k + args.seed * 100_000) for n, k in jobs], chunksize=8)
+        prepared = pool.map(_prepare, jobs, chunksize=8)
     print(f"composing + rendering + splitting {time.perf_counter() - start:.0f} s with {args.workers} workers")
     if args.cache:
         CACHE_DIR.mkdir(parents=True, exist_ok=True)
@@ -129,83 +152,106 @@ def prepare(args: argparse.Namespace) -> list[dict]:
     return prepared
 
 
+def score(reader, splitter, numbers: list[dict]) -> dict:
+    """Per input (strokes, then each rendering) and per number: is the app right, is the splitter alone
+    right (images), is the oracle right, is the number among the app's top 3, digits found minus written."""
+    out = {}
+    for name in INPUTS:
+        oracle = [x["oracle"][name] for x in numbers]
+        probs = iter(reader.predict_batch(np.stack([d for digits in oracle for d in digits])))
+        rows = {"oracle": [], "app": [], "top3": [], "miscount": []}
+        for x, digits in zip(numbers, oracle):
+            rows["oracle"].append("".join(str(int(next(probs).argmax())) for _ in digits) == x["label"])
+        found = [x["found"][name] for x in numbers]
+        for x, reading in zip(numbers, reader.choose(found)):
+            rows["app"].append(reading.text == x["label"])
+            rows["top3"].append(x["label"] in [t for t, _ in reading.top(3)])
+            rows["miscount"].append(len(reading.probabilities) - len(x["label"]))
+        if name != "strokes":  # the pad's strokes never go to the number reader
+            rows["splitter_alone"] = [r.text == x["label"] for x, r in zip(numbers, splitter.choose(found))]
+        out[name] = {key: np.array(value) for key, value in rows.items()}
+    return out
+
+
+def print_pair(title: str, result: dict, sources: np.ndarray, lengths: np.ndarray) -> None:
+    """One pair's exact-number accuracy, app / oracle (each digit alone), per source and per length."""
+    groups = [(s, sources == s) for s in dict.fromkeys(sources)] + [(f"{n} digits", lengths == n) for n in LENGTHS] \
+        + [("all", np.ones(len(sources), bool))]
+    print(f"\n== {title}: exact numbers, app / each digit alone (the ceiling)")
+    print(f"{'input':<26} " + " ".join(f"{name:>17}" for name, _ in groups) + f" {'top-3':>7} {'too many/few':>12}")
+    for name, rows in result.items():
+        for kind in ("app", "splitter_alone"):
+            if kind not in rows:
+                continue
+            cells = " ".join(f"{rows[kind][m].mean():>7.1%} /{rows['oracle'][m].mean():>7.1%}" for _, m in groups)
+            label = name if kind == "app" else f"{name}, splitter alone"
+            extra = (f" {rows['top3'].mean():>7.1%} {(rows['miscount'] > 0).sum():>5}/{(rows['miscount'] < 0).sum():<6}"
+                     if kind == "app" else "")
+            print(f"{label:<26} {cells}{extra}")
+
+
+def figures(result: dict, sources: np.ndarray) -> dict:
+    """What --record keeps: per input, exact accuracy of the app, the splitter alone and the oracle, over
+    all numbers and per source."""
+    def rates(rows: dict, mask: np.ndarray) -> dict:
+        return {kind: float(rows[kind][mask].mean()) for kind in ("app", "splitter_alone", "oracle") if kind in rows}
+
+    everything = np.ones(len(sources), bool)
+    return {name: {**rates(rows, everything), "sources": {s: rates(rows, sources == s) for s in dict.fromkeys(sources)}}
+            for name, rows in result.items()}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", type=Path, default=ROOT / "model" / "mnist.h5")
-    parser.add_argument("--number-model", type=Path, default=ROOT / "model" / "numbers.h5")
+    parser.add_argument("--model", type=Path, nargs="+", default=[ROOT / "model" / "mnist.h5"])
+    parser.add_argument("--number-model", type=Path, nargs="+", default=[ROOT / "model" / "numbers.h5"],
+                        help="the number reader paired with each --model (one for all, or one each)")
     parser.add_argument("--strokes", type=Path, default=STROKES)
-    parser.add_argument("--numbers", type=int, default=250, help="numbers of each length (2, 3, 4, 5 digits)")
+    parser.add_argument("--numbers", type=int, default=NUMBERS,
+                        help=f"numbers of each length (2, 3, 4, 5 digits) per source (default: {NUMBERS})")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--cache", action="store_true", help="keep and reuse the inputs in benchmarks/out/")
     parser.add_argument("--record", action="store_true",
-                        help="write the image figures into the number model's numbers_metrics.json and re-render "
-                             "the model card beside it")
+                        help="write the first pair's figures into its number model's numbers_metrics.json and "
+                             "re-render the model card beside it")
     args = parser.parse_args()
     if not args.strokes.is_file():
         print(f"error: no stroke data at {args.strokes} (see ../shared/data/README.md)", file=sys.stderr)
         return 1
+    if len(args.number_model) not in (1, len(args.model)):
+        parser.error("give one --number-model, or one per --model")
+    pairs = list(zip(args.model, args.number_model * len(args.model) if len(args.number_model) == 1
+                     else args.number_model))
     numbers = prepare(args)
 
     from mnist_sketch.model import load_model_file
     from mnist_sketch.number_model import load_number_model_file
     from mnist_sketch.predict import DigitReader
 
-    model = load_model_file(args.model)
-    reader = DigitReader(model, number_model=load_number_model_file(args.number_model))
-    splitter = DigitReader(model)  # the baseline: the splitter alone, as before the number reader
-    lengths = [len(x["label"]) for x in numbers]
-    right: dict[str, list[bool]] = defaultdict(list)  # "images pad", "images pad, splitter alone", ...
-    oracle_right: dict[str, list[bool]] = defaultdict(list)  # "images pad", "strokes pad 900x600"
-    top3: dict[str, list[bool]] = defaultdict(list)
-    counted: dict[str, list[int]] = defaultdict(list)  # digits found minus digits written
-    for source in ("images", "strokes"):
-        names = VARIANTS if source == "images" else ["pad 900x600"]
-        for name in names:
-            found = [x[source][name] if source == "images" else x["strokes"] for x in numbers]
-            oracle = [x[f"oracle_{source}"][name] if source == "images" else x["oracle_strokes"] for x in numbers]
-            probs = iter(reader.predict_batch(np.stack([d for digits in oracle for d in digits])))
-            for x, digits in zip(numbers, oracle):
-                guess = "".join(str(int(next(probs).argmax())) for _ in digits)
-                oracle_right[f"{source} {name}"].append(guess == x["label"])
-            runs = {"": reader, ", splitter alone": splitter} if source == "images" else {"": reader}
-            for suffix, run in runs.items():
-                key = f"{source} {name}{suffix}"
-                for x, reading in zip(numbers, run.choose(found)):
-                    right[key].append(reading.text == x["label"])
-                    top3[key].append(x["label"] in [t for t, _ in reading.top(3)])
-                    counted[key].append(len(reading.probabilities) - len(x["label"]))
-
-    print(f"\n{len(numbers)} numbers ({args.numbers} each of {', '.join(map(str, LENGTHS))} digits) written with "
-          f"the UNIPEN dev writers' digits; models {args.model} and {args.number_model}; exact-number accuracy, "
-          "app / oracle (each digit read alone) / the app's cost in points")
-    print(f"{'input':<34} " + " ".join(f"{f'{n} digits':>20}" for n in LENGTHS) + f" {'all':>20} {'top-3':>7} "
-          f"{'too many/few':>12}")
-    lengths = np.array(lengths)
-    costs = {}
-    for key in right:
-        app, oracle = np.array(right[key]), np.array(oracle_right[key.split(",")[0]])
-        cells = []
-        for mask in [lengths == n for n in LENGTHS] + [np.ones_like(lengths, bool)]:
-            a, o = app[mask].mean(), oracle[mask].mean()
-            cells.append(f"{a:>6.1%} /{o:>6.1%} {100 * (o - a):>+5.1f}")
-        miscount = np.array(counted[key])
-        costs[key] = 100 * (oracle.mean() - app.mean())
-        print(f"{key:<34} " + " ".join(f"{c:>20}" for c in cells) + f" {np.mean(top3[key]):>7.1%} "
-              f"{(miscount > 0).sum():>5}/{(miscount < 0).sum():<6}")
-    alone = np.mean([v for k, v in costs.items() if k.endswith("splitter alone")])
-    images = np.mean([v for k, v in costs.items() if k.startswith("images") and "," not in k])
-    print(f"segmentation's cost against the oracle: images {images:+.2f} points (mean of the three renderings; "
-          f"{alone:+.2f} with the splitter alone), strokes {costs['strokes pad 900x600']:+.2f} points")
+    sources = np.array([x["source"] for x in numbers])
+    lengths = np.array([len(x["label"]) for x in numbers])
+    print(f"\n{len(numbers)} numbers ({args.numbers} each of {', '.join(map(str, LENGTHS))} digits per source: "
+          f"{', '.join(dict.fromkeys(sources))}) written with the dev writers' digits of {args.strokes.name}")
+    results = []
+    for model_path, number_path in pairs:
+        model = load_model_file(model_path)
+        reader = DigitReader(model, number_model=load_number_model_file(number_path))
+        results.append(score(reader, DigitReader(model), numbers))
+        print_pair(f"{model_path} + {number_path}", results[-1], sources, lengths)
+    if len(pairs) > 1:
+        print("\n== side by side: exact numbers, app (ceiling), per input; all sources")
+        print(f"{'input':<12} " + " ".join(f"{f'{m.parent.name}/{m.name} + {n.parent.name}/{n.name}':>40}"
+                                          for m, n in pairs))
+        for name in INPUTS:
+            cells = [f"{r[name]['app'].mean():.1%} ({r[name]['oracle'].mean():.1%})" for r in results]
+            print(f"{name:<12} " + " ".join(f"{cell:>40}" for cell in cells))
     if args.record:
         from training.card import NUMBERS_METRICS, record_pen_drawn
 
-        record_pen_drawn(args.number_model.parent / NUMBERS_METRICS, {
-            "numbers": len(numbers),
-            "renderings": {name: {"app": float(np.mean(right[f"images {name}"])),
-                                  "splitter_alone": float(np.mean(right[f"images {name}, splitter alone"])),
-                                  "oracle": float(np.mean(oracle_right[f"images {name}"]))} for name in VARIANTS},
-            "image_cost_points": float(images), "strokes_cost_points": float(costs["strokes pad 900x600"])})
+        record_pen_drawn(pairs[0][1].parent / NUMBERS_METRICS,
+                         {"numbers": len(numbers), "data": f"{args.strokes.name}, {sketch_accuracy.SPLIT} split",
+                          "digit_model": str(pairs[0][0].name), "inputs": figures(results[0], sources)})
     return 0
 
 

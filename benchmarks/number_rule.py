@@ -4,9 +4,10 @@ The digit CNN reads some images as one digit where the number reader (`--number-
 two or more. `predict.overrules_one_digit` decides which reading stands, by three thresholds:
 the digit CNN's confidence (ONE_DIGIT_SURE), the ink's aspect (NUMBER_ASPECT) and the number
 reader's joint confidence (SEQUENCE_SURE). For a grid of them, on the inputs of
-number_accuracy.py (3 x 1,000 rendered numbers of 2-5 digits) and sketch_accuracy.py (47,274
-rendered single digits), this prints the numbers the rule then reads right, and the single
-drawings it then loses (read right by the digit CNN) or reads as two digits or more.
+number_accuracy.py (3 x 2,400 rendered numbers of 2-5 digits of the dev writers) and
+sketch_accuracy.py (37,488 rendered single digits of the dev writers), this prints the numbers
+the rule then reads right, and the single drawings it then loses (read right by the digit CNN) or
+reads as two digits or more.
 
     python benchmarks/number_rule.py [--number-model model/numbers.h5] [--cache]
 
@@ -67,10 +68,10 @@ def main() -> int:
         print(f"error: no stroke data at {args.strokes} (see ../shared/data/README.md)", file=sys.stderr)
         return 1
     # The two benchmarks' own inputs, with their default options (so their caches are shared).
-    numbers = number_accuracy.prepare(argparse.Namespace(**vars(args), numbers=250, seed=0))
-    with np.load(args.strokes) as z:
-        indices = list(range(len(z["labels"])))
-    singles = sketch_accuracy.prepare_inputs(argparse.Namespace(**vars(args), every=1, stroke_width=None), indices)
+    numbers = number_accuracy.prepare(argparse.Namespace(**vars(args), numbers=number_accuracy.NUMBERS, seed=0))
+    indices, sources, _ = sketch_accuracy.dev_samples(args.strokes)
+    singles = sketch_accuracy.prepare_inputs(argparse.Namespace(**vars(args), every=1, stroke_width=None), indices,
+                                             sources)
 
     from mnist_sketch.model import load_model_file
     from mnist_sketch.number_model import load_number_model_file
@@ -79,7 +80,7 @@ def main() -> int:
     reader = DigitReader(load_model_file(args.model), number_model=load_number_model_file(args.number_model))
     labels = [x["label"] for x in numbers]
     number_rows = [row for name in number_accuracy.VARIANTS
-                   for row in contested(reader, [x["images"][name] for x in numbers], labels)]
+                   for row in contested(reader, [x["found"][name] for x in numbers], labels)]
     single_rows = contested(reader, singles["image"], [str(label) for label in singles["label"]])
     print(f"models {args.model} and {args.number_model}: of {3 * len(numbers)} number renderings and "
           f"{len(singles['image'])} single drawings, {len(number_rows)} and {len(single_rows)} are contested")

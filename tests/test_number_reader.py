@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -207,3 +209,62 @@ def test_a_local_model_brings_its_own_number_reader_or_gets_the_bundled_one(tmp_
     with caplog.at_level("WARNING"):
         assert load_number_model(broken) is None
     assert "read by the splitter alone" in caplog.records[-1].getMessage()
+
+
+@pytest.fixture(scope="module")
+def pen_writers(tmp_path_factory):
+    """The dev writers of the tests' own pen file (tests/pen_data.py): writers no bundled model saw."""
+    from pen_data import write_pen_file
+
+    from training.numbers import writers_of
+    from training.pen_digits import load_pen_digits
+
+    pen = load_pen_digits(write_pen_file(tmp_path_factory.mktemp("pen") / "pen_digits.npz", seed=5))
+    return writers_of(pen.split("dev"))
+
+
+def test_numbers_composed_of_pen_writers_digits_are_read(reader, pen_writers):
+    """Numbers of 2-5 digits, each of one writer, written as the number synthesis writes them (digits
+    distorted, on a wobbling baseline, some touching), drawn with a round pen: read exactly by the app's
+    reader (the bundled digit model and number reader), as images and as the pad's strokes."""
+    from training.numbers import compose_pen, write_number
+    from training.pen_digits import on_pad
+
+    rng = np.random.default_rng(0)
+    texts, images, pads = [], [], []
+    for k in range(30):
+        digits, labels = pen_writers[k % len(pen_writers)]
+        pick = rng.choice(len(labels), size=2 + k % 4, replace=False)
+        texts.append("".join(str(d) for d in labels[pick]))
+        ink = compose_pen([digits[i] for i in pick], rng)  # cropped to the number: put it on a canvas
+        images.append(np.pad(ink, ((ink.shape[0], ink.shape[0]), (ink.shape[0] // 2, ink.shape[0] // 2))))
+        pads.append(parse_strokes(on_pad(write_number([digits[i] for i in pick], rng, height=10.0))))
+    by_image = [r.text for r in reader.read_many(images)]
+    by_strokes = [r.text for r in reader.read_many(pads)]
+    assert sum(a == b for a, b in zip(by_image, texts)) >= 27, list(zip(texts, by_image))
+    assert sum(a == b for a, b in zip(by_strokes, texts)) >= 27, list(zip(texts, by_strokes))
+
+
+@pytest.mark.parametrize("text", ["314159265358", "202612052026"])
+def test_a_twelve_digit_number_across_the_pad_is_read(reader, text):
+    value = parse_strokes(pad_value(text))  # the app's 900x600 pad
+    assert reader.read(value).text == text
+    assert reader.read(np.asarray(draw_on_paper(value, 20))).text == text  # the same drawing as an image
+
+
+def test_a_thirteenth_digit_gets_a_clear_message(reader):
+    value = parse_strokes(pad_value("3141592653589"))
+    for drawing in (value, np.asarray(draw_on_paper(value, 20))):
+        reading = reader.read(drawing)
+        assert reading.empty and reading.message == "That is more than 12 digits: write a number of at most 12 digits."
+
+
+def test_thirteen_touching_digits_split_apart_get_the_same_message(reader, monkeypatch):
+    """Touching digits count as one piece until they are split: 13 touching columns of zigzags (the
+    worst-case benchmark's payload, once read as '1111111111111') are refused as a 13-digit number is."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from worst_case import columns
+
+    value = {"width": 2000, "height": 2000, "strokes": columns(2000, 13, 64, 156)}
+    reading = reader.read(parse_strokes(value))
+    assert reading.empty and reading.message == "That is more than 12 digits: write a number of at most 12 digits."

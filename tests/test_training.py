@@ -239,10 +239,14 @@ def test_the_bundled_model_card_is_rendered_from_its_metrics(tmp_path):
     assert values == [round(metrics["test_accuracy"], 4), round(pen["strokes"]["top1"], 4),
                       round(pen["mean"]["top1"], 4)]
     numbers = json.loads((bundled / NUMBERS_METRICS).read_text())
-    assert f"reads\n{100 * numbers['test_exact']:.1f} % of {numbers['test_numbers']:,} such numbers" in card
-    for name, row in numbers["pen_drawn"]["renderings"].items():
-        assert (f"| {name} | {100 * row['app']:.1f} % | {100 * row['splitter_alone']:.1f} % | "
-                f"{100 * row['oracle']:.1f} % |") in card
+    assert f"reads\n{100 * numbers['test_exact']:.1f} % of {numbers['test_numbers']:,} numbers made of MNIST" in card
+    held_out = numbers["pen_data"]  # the reader learnt from pen writers too: their held-out ones' numbers
+    assert f"{100 * held_out['validation_exact']:.1f} % of\n{held_out['validation_numbers']:,} numbers written" in card
+    assert "starting from the weights of an earlier reader" in card  # fine-tuned: metrics' initial_weights
+    for name, row in numbers["pen_drawn"]["inputs"].items():
+        cells = " | ".join(f"{100 * cell['app']:.1f} %" for cell in row["sources"].values())
+        alone = f"{100 * row['splitter_alone']:.1f} %" if name != "strokes" else "(not used)"
+        assert f"| {name} | {cells} | **{100 * row['app']:.1f} %** | {alone} | {100 * row['oracle']:.1f} % |" in card
 
 
 def test_a_card_says_how_many_corrections_and_which_levers_a_run_used(tmp_path):
@@ -265,18 +269,27 @@ def test_a_card_says_how_many_corrections_and_which_levers_a_run_used(tmp_path):
 
 
 def test_the_number_reader_trains_on_synthetic_numbers_and_reads_them(tmp_path, small_mnist):
-    """`python -m training.train_numbers`, small: numbers of MNIST digits in, numbers.h5 and its metrics out."""
+    """`python -m training.train_numbers`, small: numbers of MNIST digits and of pen writers' digits in,
+    numbers.h5 and its metrics out."""
+    from pen_data import write_pen_file
+
     from mnist_sketch.number_model import load_number_model_file
     from training.numbers import MAX_LENGTH, synthesize, texts
+    from training.pen_digits import load_pen_digits
 
     out = tmp_path / "model"
+    pen_file = write_pen_file(tmp_path / "pen_digits.npz")
     args = ("-m", "training.train_numbers", "--data", str(small_mnist), "--out", str(out), "--numbers", "3000",
-            "--test-numbers", "400", "--epochs", "2", "--seed", "2", "--validation-size", "500")
+            "--test-numbers", "400", "--epochs", "2", "--seed", "2", "--validation-size", "500",
+            "--pen-data", str(pen_file), "--pen-share", "0.3")
     result = run_cli(*args)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip().splitlines()[-1].startswith("Done: ")
+    assert result.stdout.strip().splitlines()[-1].startswith("Done: ") and "30% of training" in result.stdout
     metrics = json.loads((out / "numbers_metrics.json").read_text())
     assert metrics["train_numbers"] == 3000 and metrics["test_numbers"] == 400 and len(metrics["val_loss"]) == 2
+    pen = metrics["pen_data"]
+    assert pen["source"] == str(pen_file) and pen["share"] == 0.3 and 0.0 <= pen["validation_exact"] <= 1.0
+    assert sum(c["digits"] for part in ("train", "validation") for c in pen[part].values()) == 160  # no dev digit
     assert metrics["val_loss"][1] < metrics["val_loss"][0]
     assert set(metrics["test_exact_by_length"]) == {str(n) for n in range(1, MAX_LENGTH + 1)}
     model = load_number_model_file(out / "numbers.h5")
@@ -289,9 +302,30 @@ def test_the_number_reader_trains_on_synthetic_numbers_and_reads_them(tmp_path, 
     assert all(1 <= len(t) <= MAX_LENGTH for t in texts(targets))
     again, _ = synthesize(data["x_test"], data["y_test"], 8, seed=7, workers=2)
     np.testing.assert_array_equal(strips, again)  # the same numbers whatever the worker count
+    pen_digits = load_pen_digits(pen_file).split("train")
+    pen_strips, pen_targets = synthesize(data["x_test"], data["y_test"], 2100, seed=7, workers=2, pen=pen_digits,
+                                         pen_share=1.0)  # two tasks: the workers hold the writers
+    again, _ = synthesize(data["x_test"], data["y_test"], 2100, seed=7, workers=1, pen=pen_digits, pen_share=1.0)
+    np.testing.assert_array_equal(pen_strips, again)
+    assert set("".join(texts(pen_targets))) == set("0123456789") and pen_strips.max() == 255
 
     refused = run_cli(*args)  # a second run must not overwrite the first
     assert refused.returncode == 1 and "--overwrite" in refused.stderr and "Traceback" not in refused.stderr
+
+    # Fine-tuning starts from the reader's weights: on the same validation numbers, its first epoch is already
+    # past the first run's.
+    tuned = out.parent / "tuned"
+    tune = ("-m", "training.train_numbers", "--data", str(small_mnist), "--numbers", "500", "--test-numbers", "400",
+            "--epochs", "1", "--seed", "2", "--validation-size", "500", "--pen-data", str(pen_file), "--pen-share",
+            "0.3", "--initial-weights")
+    result = run_cli(*tune, str(out / "numbers.h5"), "--out", str(tuned))
+    assert result.returncode == 0, result.stderr[-3000:]
+    tuned_metrics = json.loads((tuned / "numbers_metrics.json").read_text())
+    assert tuned_metrics["initial_weights"] == str(out / "numbers.h5")
+    assert tuned_metrics["val_loss"][0] < metrics["val_loss"][0]
+    (tmp_path / "broken.h5").write_bytes(b"not a model")
+    broken = run_cli(*tune, str(tmp_path / "broken.h5"), "--out", str(tmp_path / "never"))
+    assert broken.returncode == 1 and "broken.h5" in broken.stderr and "Traceback" not in broken.stderr
 
 
 def test_each_share_option_defaults_to_the_recipes_constant():

@@ -1,12 +1,17 @@
-"""Train the number reader (a CTC CRNN, `mnist_sketch.number_model`) on synthetic numbers of MNIST digits.
+"""Train the number reader (a CTC CRNN, `mnist_sketch.number_model`) on synthetic numbers.
 
-    python -m training.train_numbers --data ../shared/data/mnist.npz --out model
+    python -m training.train_numbers --data ../shared/data/mnist.npz \
+        --pen-data ../shared/data/pen_digits.npz --out model
 
 Numbers are made by `training.numbers` from MNIST's training digits (the last
-5,000 of them, --validation-size, make the validation numbers) and the
-model is scored on numbers made of MNIST's test digits. Writes numbers.h5
-and numbers_metrics.json into --out, beside the digit model, and re-renders
-the model card there (README.md) when --out holds the digit model's metrics.json.
+5,000 of them, --validation-size, make the validation numbers) and, with
+--pen-data (a local .npz or a Hub dataset repo, as `training.train` takes it),
+--pen-share of them from one writer's pen-drawn digits of the train split (a
+tenth of each source's writers held out for the validation numbers; the dev
+split is never read). The model is scored on numbers made of MNIST's test
+digits, and on pen numbers of the held-out writers. Writes numbers.h5 and
+numbers_metrics.json into --out, beside the digit model, and re-renders the
+model card there (README.md) when --out holds the digit model's metrics.json.
 The app loads only the weights (`mnist_sketch.number_model.load_number_model_file`).
 """
 
@@ -28,6 +33,9 @@ from training.data import VALIDATION_SIZE, DataUnavailable, load_mnist
 if TYPE_CHECKING:  # TensorFlow is imported only once the data has loaded
     import tensorflow as tf
 
+PEN_SHARE = 0.5  # with --pen-data, the share of the training numbers written with pen digits
+PEN_CHECK_NUMBERS = 2000  # pen numbers of the held-out writers, scored after training
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m training.train_numbers", description=__doc__.split("\n\n")[0])
@@ -43,8 +51,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--validation-size", type=int, default=VALIDATION_SIZE,
                         help="training images held out to make the validation numbers (default: 5,000)")
+    parser.add_argument("--pen-data", metavar="PATH_OR_DATASET_REPO",
+                        help="real pen-drawn digits (a local .npz, or a Hub dataset repo such as "
+                             "mnist-sketch/pen-digits): numbers written with its train split's digits join MNIST's")
+    parser.add_argument("--pen-share", type=float, default=None,
+                        help=f"with --pen-data: share of the numbers written with pen digits (default: {PEN_SHARE})")
+    parser.add_argument("--initial-weights", type=Path, metavar="NUMBERS_H5",
+                        help="start from this number reader's weights (fine-tuning) instead of random ones")
     parser.add_argument("--overwrite", action="store_true", help="replace numbers.h5 if --out holds one")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.pen_share is not None and not args.pen_data:
+        parser.error("--pen-share needs --pen-data")
+    if args.pen_share is not None and not 0.0 <= args.pen_share <= 1.0:
+        parser.error("--pen-share must be between 0 and 1")
+    return args
 
 
 def ctc_loss(targets, logits):
@@ -82,29 +102,51 @@ def read_strips(model, strips: np.ndarray) -> list[str]:
     return ["".join(str(int(d.probabilities.argmax())) for d in strip_digits(row)) for row in logits]
 
 
+def exact(model, strips: np.ndarray, targets: np.ndarray) -> float:
+    """Share of the numbers in `strips` (with CTC `targets`) the model reads exactly."""
+    from training.numbers import texts
+
+    return float(np.mean([r == t for r, t in zip(read_strips(model, strips), texts(targets))]))
+
+
 def run(args: argparse.Namespace) -> dict:
     """Synthesize, train, score and write numbers.h5 and numbers_metrics.json; returns the metrics."""
     target = args.out / "numbers.h5"
     if target.exists() and not args.overwrite:
         raise FileExistsError(f"{target} exists: pass --overwrite to replace it, or choose another --out.")
     data = load_mnist(args.data, args.validation_size)  # fails fast, before TensorFlow is imported
+    pen_train = pen_val = None
+    if args.pen_data:
+        from training.pen_digits import hold_out_writers, load_pen_digits
+
+        train = load_pen_digits(args.pen_data).split("train")
+        held = hold_out_writers(train, seed=args.seed)
+        pen_train, pen_val = train.subset(~held), train.subset(held)
+        args.pen_share = PEN_SHARE if args.pen_share is None else args.pen_share
     args.out.mkdir(parents=True, exist_ok=True)
 
     import keras
 
-    from mnist_sketch.number_model import build_number_model
+    from mnist_sketch.number_model import build_number_model, load_number_model_file
     from training.card import NUMBERS_METRICS, rewrite_card
     from training.numbers import recipe, synthesize, texts
 
     keras.utils.set_random_seed(args.seed)
     start = time.time()
-    x, y = synthesize(data.x_train, data.y_train, args.numbers, seed=args.seed)
-    x_val, y_val = synthesize(data.x_val, data.y_val, args.test_numbers // 2, seed=args.seed + 1000)
+    share = args.pen_share or 0.0
+    x, y = synthesize(data.x_train, data.y_train, args.numbers, seed=args.seed, pen=pen_train, pen_share=share)
+    x_val, y_val = synthesize(data.x_val, data.y_val, args.test_numbers // 2, seed=args.seed + 1000, pen=pen_val,
+                              pen_share=share)
     x_test, y_test = synthesize(data.x_test, data.y_test, args.test_numbers, seed=args.seed + 2000)
+    if pen_val is not None:
+        x_pen, y_pen = synthesize(data.x_val, data.y_val, PEN_CHECK_NUMBERS, seed=args.seed + 3000, pen=pen_val,
+                                  pen_share=1.0)
     print(f"Synthesized {len(x)} training, {len(x_val)} validation and {len(x_test)} test numbers "
-          f"in {time.time() - start:.0f} s", flush=True)
+          f"({share:.0%} of training and validation written with pen digits) in {time.time() - start:.0f} s",
+          flush=True)
 
-    model = build_number_model()
+    # Weights only, as the app loads them: a wrong or corrupt file fails here with ModelFileError's message.
+    model = load_number_model_file(args.initial_weights) if args.initial_weights else build_number_model()
     model.compile(optimizer=keras.optimizers.Adam(args.learning_rate), loss=ctc_loss)
     schedule = keras.callbacks.LearningRateScheduler(lambda epoch: args.learning_rate * 0.5 ** max(0, epoch - 1))
     start = time.time()
@@ -113,9 +155,8 @@ def run(args: argparse.Namespace) -> dict:
                         callbacks=[schedule], verbose=2)
     seconds = time.time() - start
 
-    read, truth = read_strips(model, x_test), texts(y_test)
-    right = np.array([r == t for r, t in zip(read, truth)])
-    lengths = np.array([len(t) for t in truth])
+    right = np.array([r == t for r, t in zip(read_strips(model, x_test), texts(y_test))])
+    lengths = np.array([len(t) for t in texts(y_test)])
     metrics = {
         "test_exact": float(right.mean()),
         "test_exact_by_length": {str(n): float(right[lengths == n].mean()) for n in np.unique(lengths)},
@@ -125,9 +166,14 @@ def run(args: argparse.Namespace) -> dict:
         "batch_size": args.batch_size,
         "learning_rate": args.learning_rate,
         "seed": args.seed,
+        "initial_weights": str(args.initial_weights) if args.initial_weights else None,
         "val_loss": [round(float(v), 4) for v in history.history["val_loss"]],
         "synthesis": recipe(),
         "data_sha256": data.sha256,
+        "pen_data": {"source": pen_train.origin, "sha256": pen_train.sha256, "share": share,
+                     "train": pen_train.counts(), "validation": pen_val.counts(),
+                     "validation_exact": exact(model, x_pen, y_pen),
+                     "validation_numbers": len(x_pen)} if pen_train is not None else None,
         "parameters": int(model.count_params()),
         "training_seconds": round(seconds, 1),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -141,9 +187,11 @@ def run(args: argparse.Namespace) -> dict:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = parse_args(argv)
+    from mnist_sketch.model import ModelFileError  # imports Keras: after the arguments are checked
+
     try:
         metrics = run(args)
-    except (DataUnavailable, FileExistsError) as exc:
+    except (DataUnavailable, FileExistsError, ModelFileError) as exc:  # PenDataUnavailable is a DataUnavailable
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"Done: {metrics['test_exact']:.2%} of {metrics['test_numbers']} test numbers read exactly, "
