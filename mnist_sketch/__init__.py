@@ -1,4 +1,4 @@
-"""mnist-sketch: read hand-drawn digits with a Keras CNN trained on MNIST.
+"""mnist-sketch: read hand-drawn digits with a Keras CNN trained on MNIST and pen-drawn digits.
 
 The modules here are shared by the app, the training command line, the tests
 and the benchmarks:
