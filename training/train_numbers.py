@@ -102,11 +102,11 @@ def read_strips(model, strips: np.ndarray) -> list[str]:
     return ["".join(str(int(d.probabilities.argmax())) for d in strip_digits(row)) for row in logits]
 
 
-def exact(model, strips: np.ndarray, targets: np.ndarray) -> float:
-    """Share of the numbers in `strips` (with CTC `targets`) the model reads exactly."""
+def read_exactly(model, strips: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """(n,) bool: whether the model reads each number of `strips` (with CTC `targets`) exactly."""
     from training.numbers import texts
 
-    return float(np.mean([r == t for r, t in zip(read_strips(model, strips), texts(targets))]))
+    return np.array([r == t for r, t in zip(read_strips(model, strips), texts(targets))])
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -122,7 +122,6 @@ def run(args: argparse.Namespace) -> dict:
         train = load_pen_digits(args.pen_data).split("train")
         held = hold_out_writers(train, seed=args.seed)
         pen_train, pen_val = train.subset(~held), train.subset(held)
-        args.pen_share = PEN_SHARE if args.pen_share is None else args.pen_share
     args.out.mkdir(parents=True, exist_ok=True)
 
     import keras
@@ -133,7 +132,7 @@ def run(args: argparse.Namespace) -> dict:
 
     keras.utils.set_random_seed(args.seed)
     start = time.time()
-    share = args.pen_share or 0.0
+    share = (PEN_SHARE if args.pen_share is None else args.pen_share) if pen_train is not None else 0.0
     x, y = synthesize(data.x_train, data.y_train, args.numbers, seed=args.seed, pen=pen_train, pen_share=share)
     x_val, y_val = synthesize(data.x_val, data.y_val, args.test_numbers // 2, seed=args.seed + 1000, pen=pen_val,
                               pen_share=share)
@@ -155,7 +154,7 @@ def run(args: argparse.Namespace) -> dict:
                         callbacks=[schedule], verbose=2)
     seconds = time.time() - start
 
-    right = np.array([r == t for r, t in zip(read_strips(model, x_test), texts(y_test))])
+    right = read_exactly(model, x_test, y_test)
     lengths = np.array([len(t) for t in texts(y_test)])
     metrics = {
         "test_exact": float(right.mean()),
@@ -172,7 +171,7 @@ def run(args: argparse.Namespace) -> dict:
         "data_sha256": data.sha256,
         "pen_data": {"source": pen_train.origin, "sha256": pen_train.sha256, "share": share,
                      "train": pen_train.counts(), "validation": pen_val.counts(),
-                     "validation_exact": exact(model, x_pen, y_pen),
+                     "validation_exact": float(read_exactly(model, x_pen, y_pen).mean()),
                      "validation_numbers": len(x_pen)} if pen_train is not None else None,
         "parameters": int(model.count_params()),
         "training_seconds": round(seconds, 1),
