@@ -170,7 +170,7 @@ function clear() {
 // An example replaces the drawing, and is read; the visitor can undo it like their own strokes.
 function pick(index) {
   if (current) return;
-  strokes = fitted(props.examples[index].value);
+  strokes = fitted(JSON.parse(props.examples[index].value));
   redraw();
   show(index);
   send();

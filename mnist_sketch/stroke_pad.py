@@ -16,6 +16,7 @@ defined (as for any Component subclass); it is git-ignored.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -119,15 +120,20 @@ class StrokePad(gr.HTML):
 
     def __init__(self, value: Strokes | dict | None = None, *, canvas: tuple[int, int] = (900, 600),
                  narrow_canvas: tuple[int, int] = (900, 675), pen_width: float = 20,
-                 examples: Mapping[str, Strokes | dict] | None = None, **kwargs: Any):
+                 examples: Mapping[str, Strokes | dict | str] | None = None, **kwargs: Any):
         """`canvas`: the drawing's (width, height) in pixels (the page shows it scaled to fit);
         `narrow_canvas`: the same on a NARROW_SCREEN (chosen while the pad is empty);
         `pen_width`: the ink's width on the canvas, in canvas pixels;
-        `examples`: drawings to start from, by name ("3": a pad value), shown as pictures under the pad."""
+        `examples`: drawings to start from, by name ("3": a pad value, or its JSON text), shown as
+        pictures under the pad."""
         # Kept as attributes: Gradio rebuilds a component from its constructor's arguments when an
-        # event updates it, reading them back from the instance.
+        # event updates it, reading them back from the instance; they are sent to the page too.
         self.canvas, self.narrow_canvas, self.pen_width = tuple(canvas), tuple(narrow_canvas), pen_width
-        self.examples = dict(examples or {})
+        # Each example as JSON text: Gradio snapshots every prop, number by number, on each of the page's
+        # events, and the examples' thousand numbers made each reading along a long stroke slow.
+        drawings = {label: self.postprocess(json.loads(d) if isinstance(d, str) else d)
+                    for label, d in (examples or {}).items()}
+        self.examples = {label: json.dumps(drawing) for label, drawing in drawings.items()}
         super().__init__(
             value=value,
             html_template=HTML_TEMPLATE,
@@ -142,8 +148,8 @@ class StrokePad(gr.HTML):
             max_points=MAX_POINTS,
             live_after_ms=LIVE_AFTER_MS,
             send_every_ms=SEND_EVERY_MS,
-            examples=[{"label": label, "value": self.postprocess(drawing), **thumbnail(drawing, pen_width)}
-                      for label, drawing in self.examples.items()],
+            examples=[{"label": label, "value": self.examples[label], **thumbnail(drawing, pen_width)}
+                      for label, drawing in drawings.items()],
             blank=not (value and parse_strokes(value).strokes),
             picked=-1,
             **kwargs,

@@ -169,6 +169,29 @@ def test_the_page_holds_no_image_editor(app_url):
     assert blobs.status_code >= 400
 
 
+def json_leaves(value) -> int:
+    """How many numbers, strings, booleans and nulls a JSON value holds."""
+    if isinstance(value, dict):
+        return sum(map(json_leaves, value.values()))
+    if isinstance(value, list):
+        return sum(map(json_leaves, value))
+    return 1
+
+
+def test_the_pads_props_stay_light(app_url):
+    """On each of the page's events Gradio copies every component's props, value by value (Svelte's
+    $state.snapshot). The examples' strokes as numbers made that a thousand copies per event, and a long
+    stroke read as it goes took 8 s instead of 3 in Chromium (benchmarks/browser_latency.py): each example
+    travels as JSON text, and the pad's props stay a few dozen values however many examples there are."""
+    import httpx
+
+    config = httpx.get(app_url + "config").json()
+    pad = next(c for c in config["components"] if c["props"].get("elem_id") == "pad")
+    examples = pad["props"]["props"]["examples"]
+    assert len(examples) == 12 and all(isinstance(e["value"], str) for e in examples)
+    assert json_leaves(pad["props"]) < 200
+
+
 def assert_read_as(result, digit: str) -> None:
     label, preview, message = result
     assert top_digit(label) == digit
