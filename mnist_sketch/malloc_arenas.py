@@ -13,7 +13,6 @@ app sets the same limit with glibc's `mallopt` before any thread starts.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 
 M_ARENA_MAX = -8  # mallopt's parameter number for the arena limit (glibc's malloc.h)
 ARENAS = 2
@@ -24,12 +23,9 @@ def limit_malloc_arenas(arenas: int = ARENAS) -> bool:
 
     Returns False where the C library is not glibc (macOS, musl, Windows), which is left as it is.
     """
-    name = ctypes.util.find_library("c")
-    if not name:
-        return False
-    try:
-        mallopt = ctypes.CDLL(name).mallopt
-    except (OSError, AttributeError):  # no such library, or a C library without mallopt
+    try:  # the process's own symbols, the C library's among them (find_library would run ldconfig)
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, TypeError, AttributeError):  # no such handle (Windows), or a C library without mallopt
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return mallopt(M_ARENA_MAX, arenas) == 1  # 1 on success

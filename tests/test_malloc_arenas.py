@@ -48,5 +48,5 @@ def test_threads_share_two_arenas_once_limited():
 def test_elsewhere_the_limit_is_a_no_op_that_says_so(monkeypatch):
     from mnist_sketch import malloc_arenas
 
-    monkeypatch.setattr(malloc_arenas.ctypes.util, "find_library", lambda name: None)
+    monkeypatch.setattr(malloc_arenas.ctypes, "CDLL", lambda name: object())  # a C library without mallopt
     assert malloc_arenas.limit_malloc_arenas() is False
