@@ -285,10 +285,15 @@ def build_demo(reader: DigitReader, source: ModelSource, feedback: FeedbackStore
     return demo
 
 
-if __name__ == "__main__":
+def main(**launch_options) -> None:
+    """Serve the app as `python app.py` does; `launch_options` add to or override LAUNCH_OPTIONS."""
     limit_malloc_arenas()  # before the model's and the server's threads: memory levels off (see the module)
     model, model_source = load_app_model()
     reader = DigitReader(model, number_model=load_number_model(model_source))
     corrections = store_from_env(pen_width=PEN_WIDTH)
     start_sync(corrections)  # with FEEDBACK_REPO set: pushes new corrections in the background
-    build_demo(reader, model_source, corrections).launch(**LAUNCH_OPTIONS)
+    build_demo(reader, model_source, corrections).launch(**{**LAUNCH_OPTIONS, **launch_options})
+
+
+if __name__ == "__main__":
+    main()

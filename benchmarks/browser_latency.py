@@ -30,11 +30,13 @@ No timed assertion lives in the tests; this prints figures for benchmarks/RESULT
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -104,6 +106,26 @@ def start(args: list[str], port: int, env: dict) -> tuple[str, subprocess.Popen]
     return url, process
 
 
+@contextlib.contextmanager
+def app_and_baseline(baseline_args: list[str]) -> Iterator[tuple[str, str]]:
+    """`python app.py` and a baseline server (`python *baseline_args PORT`), each on a free loopback port,
+    offline, with the bundled model: their URLs; both are stopped on exit."""
+    env = {**os.environ, "MODEL_PATH": str(ROOT / "model" / "mnist.h5"), "HF_HUB_OFFLINE": "1",
+           "GRADIO_ANALYTICS_ENABLED": "False", "TF_CPP_MIN_LOG_LEVEL": "2", "GRADIO_SERVER_NAME": "127.0.0.1"}
+    ours_port, base_port = free_port(), free_port()
+    processes = []
+    try:
+        ours_url, ours = start(["app.py"], ours_port, {**env, "GRADIO_SERVER_PORT": str(ours_port)})
+        processes.append(ours)
+        base_url, base = start([*baseline_args, str(base_port)], base_port, env)
+        processes.append(base)
+        yield ours_url, base_url
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=30)
+
+
 def dev_digits(count: int, max_points: int) -> list[list[np.ndarray]]:
     """`count` UNIPEN digits spread over the file, each stroke resampled to at most `max_points` points."""
     sys.path.insert(0, str(ROOT.parent / "shared" / "tools"))
@@ -127,10 +149,11 @@ def resample(stroke: np.ndarray, points: int) -> np.ndarray:
 class Page:
     """One app open in a fresh browser context, with the pad's on-screen box and byte counting."""
 
-    def __init__(self, browser, url: str, pad_selector: str):
+    def __init__(self, browser, url: str, pad_selector: str, init_script: str = TIMING_JS):
+        """`init_script`: JavaScript installed before the page's own scripts (wait_for_reading needs TIMING_JS)."""
         self.context = browser.new_context(viewport=VIEWPORT)
         self.context.set_default_timeout(SETTLE_TIMEOUT_MS)
-        self.context.add_init_script(TIMING_JS)
+        self.context.add_init_script(init_script)
         self.page = self.context.new_page()
         self.page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(url) else r.abort())
         self.sent = 0
@@ -298,25 +321,15 @@ def main() -> int:
 
     from playwright.sync_api import sync_playwright
 
-    env = {**os.environ, "MODEL_PATH": str(ROOT / "model" / "mnist.h5"), "HF_HUB_OFFLINE": "1",
-           "GRADIO_ANALYTICS_ENABLED": "False", "TF_CPP_MIN_LOG_LEVEL": "2", "GRADIO_SERVER_NAME": "127.0.0.1"}
-    ours_port, base_port = free_port(), free_port()
-    ours_url, ours = start(["app.py"], ours_port, {**env, "GRADIO_SERVER_PORT": str(ours_port)})
-    base_url, base = start([__file__, "--serve-baseline", str(base_port)], base_port, env)
-    digits = dev_digits(args.digits, args.max_points)
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            rows = {
-                "stroke pad (app.py)": measure(browser, ours_url, "#pad canvas", digits, args.strokes, False, True),
-                "gr.Sketchpad (baseline)": measure(browser, base_url, "#sketch canvas", digits, args.strokes, True),
-                "bare <canvas> (the floor)": bare_canvas_floor(browser, args.strokes),
-            }
-            browser.close()
-    finally:
-        for process in (ours, base):
-            process.terminate()
-            process.wait(timeout=30)
+    with app_and_baseline([__file__, "--serve-baseline"]) as (ours_url, base_url), sync_playwright() as p:
+        digits = dev_digits(args.digits, args.max_points)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        rows = {
+            "stroke pad (app.py)": measure(browser, ours_url, "#pad canvas", digits, args.strokes, False, True),
+            "gr.Sketchpad (baseline)": measure(browser, base_url, "#sketch canvas", digits, args.strokes, True),
+            "bare <canvas> (the floor)": bare_canvas_floor(browser, args.strokes),
+        }
+        browser.close()
 
     points = sum(len(s) for d in digits for s in d)
     print(f"\n{args.digits} UNIPEN digits ({sum(len(d) for d in digits)} strokes, {points} points) drawn with the "

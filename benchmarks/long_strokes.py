@@ -30,13 +30,11 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from browser_latency import BARE_CANVAS, CHROMIUM, CHROMIUM_ARGS, VIEWPORT, draw_stroke, start  # noqa: E402
-from load import free_port  # noqa: E402
+from browser_latency import (  # noqa: E402
+    BARE_CANVAS, CHROMIUM, CHROMIUM_ARGS, VIEWPORT, Page, app_and_baseline, time_strokes)
 
 # Installed before the page's scripts: counts the page's calls of structuredClone.
 COUNT_CLONES_JS = """
@@ -49,49 +47,31 @@ window.structuredClone = (value, options) => { window.__clones += 1; return clon
 def serve_with_run_history(port: int) -> None:
     """The baseline: app.py's app, launched with Gradio's run history on (Gradio's default)."""
     import app
-    from mnist_sketch.predict import DigitReader
 
-    model, source = app.load_app_model()
-    reader = DigitReader(model, number_model=app.load_number_model(source))
-    demo = app.build_demo(reader, source, app.store_from_env(pen_width=app.PEN_WIDTH))
-    demo.launch(**{**app.LAUNCH_OPTIONS, "run_history": True}, server_name="127.0.0.1", server_port=port, quiet=True)
+    app.main(run_history=True, server_name="127.0.0.1", server_port=port, quiet=True)
 
 
 def long_strokes(page, left: float, top: float, side: float, count: int, points: int) -> list[tuple[float, ...]]:
     """`count` zigzag strokes of `points` points across the square (left, top, side), one under the other:
     (seconds, main-thread busy seconds, values copied) for each."""
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("Performance.enable")
-
-    def busy() -> float:
-        return next(m["value"] for m in cdp.send("Performance.getMetrics")["metrics"] if m["name"] == "TaskDuration")
-
-    t = np.linspace(0, 1, points)
     rows = []
     for k in range(count):
-        y = top + side * (0.1 + 0.8 * k / max(1, count - 1))
-        busy_before, clones_before = busy(), page.evaluate("window.__clones ?? 0")
-        wall = draw_stroke(page, np.stack([left + side * t, y + 0.05 * side * np.sin(12 * t)], axis=1))
-        rows.append((wall, busy() - busy_before, page.evaluate("window.__clones ?? 0") - clones_before))
-    cdp.detach()
+        clones = page.evaluate("window.__clones ?? 0")
+        # time_strokes draws one stroke at a fifth of its square's height: the square moves down instead.
+        shift = side * (0.8 * k / max(1, count - 1) - 0.1)
+        (wall,), (busy,) = time_strokes(page, left, top + shift, side, 1, points)
+        rows.append((wall, busy, page.evaluate("window.__clones ?? 0") - clones))
     return rows
 
 
 def on_app(browser, url: str, count: int, points: int) -> list[tuple[float, ...]]:
     """The strokes on a fresh page of the app at `url`, in the middle of its pad."""
-    context = browser.new_context(viewport=VIEWPORT)
-    context.add_init_script(COUNT_CLONES_JS)
-    page = context.new_page()
-    page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(url) else r.abort())
-    page.goto(url)
-    pad = page.locator("#pad canvas").first
-    pad.wait_for()
-    page.wait_for_timeout(500)
-    box = pad.bounding_box()
+    page = Page(browser, url, "#pad canvas", init_script=COUNT_CLONES_JS)
+    box = page.pad.bounding_box()
     side = 0.8 * min(box["width"], box["height"])
-    rows = long_strokes(page, box["x"] + (box["width"] - side) / 2, box["y"] + (box["height"] - side) / 2, side,
-                        count, points)
-    context.close()
+    rows = long_strokes(page.page, box["x"] + (box["width"] - side) / 2, box["y"] + (box["height"] - side) / 2,
+                        side, count, points)
+    page.close()
     return rows
 
 
@@ -117,24 +97,14 @@ def main() -> int:
 
     from playwright.sync_api import sync_playwright
 
-    env = {**os.environ, "MODEL_PATH": str(ROOT / "model" / "mnist.h5"), "HF_HUB_OFFLINE": "1",
-           "GRADIO_ANALYTICS_ENABLED": "False", "TF_CPP_MIN_LOG_LEVEL": "2", "GRADIO_SERVER_NAME": "127.0.0.1"}
-    ours_port, base_port = free_port(), free_port()
-    ours_url, ours = start(["app.py"], ours_port, {**env, "GRADIO_SERVER_PORT": str(ours_port)})
-    base_url, base = start([__file__, "--serve-with-run-history", str(base_port)], base_port, env)
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            rows = {
-                "app.py": on_app(browser, ours_url, args.strokes, args.points),
-                "app.py, run history on": on_app(browser, base_url, args.strokes, args.points),
-                "bare <canvas> (floor)": on_bare_canvas(browser, args.strokes, args.points),
-            }
-            browser.close()
-    finally:
-        for process in (ours, base):
-            process.terminate()
-            process.wait(timeout=30)
+    with app_and_baseline([__file__, "--serve-with-run-history"]) as (ours_url, base_url), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        rows = {
+            "app.py": on_app(browser, ours_url, args.strokes, args.points),
+            "app.py, run history on": on_app(browser, base_url, args.strokes, args.points),
+            "bare <canvas> (floor)": on_bare_canvas(browser, args.strokes, args.points),
+        }
+        browser.close()
 
     print(f"\n{args.strokes} mouse strokes of {args.points} points, one under the other on one page, in Chromium "
           f"{VIEWPORT['width']}x{VIEWPORT['height']}; {os.cpu_count()} CPUs")
