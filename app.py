@@ -20,6 +20,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 import numpy as np
@@ -94,7 +95,7 @@ CSS = """
 THEME = gr.themes.Default().set(body_text_color_subdued="*neutral_600", input_placeholder_color="*neutral_600")
 # Gradio 6 takes page-wide options in launch(); the tests launch with these too, so they test the same page.
 # No run history: Gradio would keep the last 100 readings in the visitor's browser, rewriting all of them
-# at each message of each reading, and a long stroke read as it goes took 11 s instead of 3 in Chromium.
+# at each message of each reading; five long strokes on a page took 48 s instead of 15 (benchmarks/long_strokes.py).
 LAUNCH_OPTIONS = {"css": CSS, "theme": THEME, "max_file_size": MAX_FILE_SIZE, "state_session_capacity": SESSIONS_KEPT,
                   "run_history": False}
 
@@ -285,7 +286,7 @@ def build_demo(reader: DigitReader, source: ModelSource, feedback: FeedbackStore
     return demo
 
 
-def main(**launch_options) -> None:
+def main(**launch_options: Any) -> None:
     """Serve the app as `python app.py` does; `launch_options` add to or override LAUNCH_OPTIONS."""
     limit_malloc_arenas()  # before the model's and the server's threads: memory levels off (see the module)
     model, model_source = load_app_model()

@@ -181,7 +181,7 @@ def json_leaves(value) -> int:
 def test_the_pads_props_stay_light(app_url):
     """On each of the page's events Gradio copies every component's props, value by value (Svelte's
     $state.snapshot). The examples' strokes as numbers made that a thousand copies per event, and a long
-    stroke read as it goes took 8 s instead of 3 in Chromium (benchmarks/browser_latency.py): each example
+    stroke read as it goes took 8 s instead of 3 in Chromium (benchmarks/long_strokes.py): each example
     travels as JSON text, and the pad's props stay a few dozen values however many examples there are."""
     import httpx
 

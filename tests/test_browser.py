@@ -294,7 +294,7 @@ def test_a_long_stroke_is_read_as_it_goes_and_a_short_one_at_pen_up(browser, app
     page.mouse.up()
     wait_for_top_guess(page, "1")
     # No copy of the drawings in the browser's storage: Gradio's run history, off in LAUNCH_OPTIONS, would
-    # rewrite its last 100 readings there at each message, and slow a long stroke down fourfold.
+    # rewrite its last 100 readings there at each message, each long stroke slower than the last.
     assert not page.evaluate("Object.values(localStorage).some((v) => v.includes('strokes'))")
     assert errors == []
     context.close()
