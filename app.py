@@ -27,15 +27,15 @@ import numpy as np
 from PIL import Image
 
 from mnist_sketch.example_digits import STROKES, pad_value
-from mnist_sketch.feedback import ALREADY, SAVED, FeedbackStore, ReadDrawing, start_sync, store_from_env
-from mnist_sketch.gradio_cache import sweep_safely
-from mnist_sketch.gradio_sessions import keep_active_sessions
-from mnist_sketch.image_input import ImageInput, UploadedFilesOnly
-from mnist_sketch.malloc_arenas import limit_malloc_arenas
+from space.feedback import ALREADY, SAVED, FeedbackStore, ReadDrawing, start_sync, store_from_env
+from space.gradio_cache import sweep_safely
+from space.gradio_sessions import keep_active_sessions
+from space.image_input import ImageInput, UploadedFilesOnly
+from space.malloc_arenas import limit_malloc_arenas
 from mnist_sketch.model_source import ModelSource, load_app_model, load_number_model
 from mnist_sketch.predict import DigitReader, Reading
 from mnist_sketch.preprocess import EMPTY_MESSAGE, InvalidDrawing
-from mnist_sketch.stroke_pad import StrokePad
+from space.stroke_pad import StrokePad
 from mnist_sketch.strokes import Strokes
 
 CANVAS = (900, 600)  # the pad's drawing resolution (3:2, room for a number); the page scales it to fit

@@ -51,7 +51,7 @@ def pad_values(data: dict) -> list:
 
 
 def collect(model: Path, out: Path) -> None:
-    from mnist_sketch.feedback import SAVED, FeedbackStore, ReadDrawing
+    from space.feedback import SAVED, FeedbackStore, ReadDrawing
     from mnist_sketch.model import load_model_file
     from mnist_sketch.model_source import ModelSource
     from mnist_sketch.predict import DigitReader

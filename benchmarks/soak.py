@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from load import REQUEST_TIMEOUT_S, free_port, wait_until_up  # noqa: E402
 
 from mnist_sketch.example_digits import draw_png, pad_value  # noqa: E402
-from mnist_sketch.feedback import ALREADY, PAUSED, SAVED  # noqa: E402
+from space.feedback import ALREADY, PAUSED, SAVED  # noqa: E402
 
 DIGIT = "7"
 KINDS = ("strokes, identical", "strokes, unique", "file, identical", "sketchpad dict, unique",

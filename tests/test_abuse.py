@@ -26,7 +26,7 @@ from PIL import Image
 from test_app import ROOT, plain_file, predict, predict_strokes, serve_app, sketch_value, top_digit
 
 from mnist_sketch.example_digits import pad_value
-from mnist_sketch.feedback import (ALREADY, BUSY, NOTHING_DRAWN, OTHER_DIGITS, PAUSED, SAME_AS_READ, SAVED, TOO_FAST,
+from space.feedback import (ALREADY, BUSY, NOTHING_DRAWN, OTHER_DIGITS, PAUSED, SAME_AS_READ, SAVED, TOO_FAST,
                                    FeedbackStore)
 from mnist_sketch.strokes import parse_strokes
 
@@ -116,7 +116,7 @@ def test_a_sketchpad_value_with_empty_layers_asks_for_a_drawing(app_url):
 
 
 def test_no_file_outside_the_uploads_can_be_read(app_url, client, tmp_path):
-    from mnist_sketch.image_input import NEVER_UPLOADED
+    from space.image_input import NEVER_UPLOADED
 
     secret = tmp_path / "secret.png"
     Image.fromarray(draw_digit(7)).save(secret)  # an image the server can read, never uploaded
@@ -253,7 +253,7 @@ def test_the_cache_is_swept_of_old_uploads_and_previews(app_url, client, tmp_pat
 
 def test_the_cache_sweep_survives_concurrent_uploads(app_url, tmp_path):
     # Gradio's sweep iterates the app's sets of cached files while requests add to them; without
-    # mnist_sketch.gradio_cache.sweep_safely it dies on the first clash, and nothing is deleted again.
+    # space.gradio_cache.sweep_safely it dies on the first clash, and nothing is deleted again.
     from gradio_client import Client
     from gradio.utils import get_upload_folder
 
@@ -280,8 +280,8 @@ def test_the_sets_gradio_sweeps_are_the_ones_its_requests_fill(reader, tmp_path)
     import app
     import gradio as gr
 
-    from mnist_sketch.feedback import FeedbackStore
-    from mnist_sketch.gradio_cache import SweptFileSet
+    from space.feedback import FeedbackStore
+    from space.gradio_cache import SweptFileSet
     from mnist_sketch.model_source import bundled_source
 
     demo = app.build_demo(reader, bundled_source(), FeedbackStore(tmp_path / "feedback"))
@@ -468,11 +468,11 @@ def test_corrections_run_in_the_readings_concurrency_group(reader, tmp_path):
 def test_a_flood_of_new_sessions_never_drops_a_busy_sessions_results(reader, tmp_path):
     """Gradio keeps each session's pending messages in an LRU cache where only a session's first event counted
     as use: a busy session was dropped once that many new sessions came after it, and its results never
-    arrived (mnist_sketch.gradio_sessions). If this fails, Gradio's queue has changed under
+    arrived (space.gradio_sessions). If this fails, Gradio's queue has changed under
     keep_active_sessions."""
     import app
 
-    from mnist_sketch.gradio_sessions import ActiveSessionsLRU
+    from space.gradio_sessions import ActiveSessionsLRU
     from mnist_sketch.model_source import bundled_source
     from test_app import free_port
 

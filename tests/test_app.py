@@ -69,7 +69,7 @@ def serve_app(**build_options) -> Iterator[str]:
         mp.setattr(socket.socket, "connect_ex", _loopback_only(socket.socket.connect_ex))
         sys.path.insert(0, str(ROOT))
         import app
-        from mnist_sketch.feedback import FeedbackStore
+        from space.feedback import FeedbackStore
         from mnist_sketch.model import load_model_file
         from mnist_sketch.model_source import bundled_source, load_number_model
         from mnist_sketch.predict import DigitReader

@@ -26,7 +26,7 @@ import pytest
 from PIL import Image
 from test_app import serve_app
 
-from mnist_sketch.feedback import ALREADY, BAD_ANSWER, SAME_AS_READ, SAVED
+from space.feedback import ALREADY, BAD_ANSWER, SAME_AS_READ, SAVED
 from mnist_sketch.preprocess import EMPTY_MESSAGE
 
 pytestmark = [
@@ -64,7 +64,7 @@ if not CHROMIUM.exists():
 
 @pytest.fixture(scope="module")
 def feedback(tmp_path_factory):
-    from mnist_sketch.feedback import FeedbackStore
+    from space.feedback import FeedbackStore
 
     return FeedbackStore(tmp_path_factory.mktemp("feedback"))
 
@@ -269,7 +269,7 @@ def test_a_number_drawn_or_picked_is_read_whole_without_unlikely_guesses(browser
 
 
 def test_a_long_stroke_is_read_as_it_goes_and_a_short_one_at_pen_up(browser, app_url):
-    from mnist_sketch.stroke_pad import LIVE_AFTER_MS
+    from space.stroke_pad import LIVE_AFTER_MS
 
     context, page, errors = open_app(browser, app_url, **DESKTOP)
     joins: list[float] = []  # when each reading was asked for (seen here no earlier than it was sent)

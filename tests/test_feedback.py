@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from mnist_sketch.example_digits import pad_value
-from mnist_sketch.feedback import (ALREADY, BAD_ANSWER, BUSY, NOT_SAVED, NOTHING_DRAWN, OTHER_DIGITS,
+from space.feedback import (ALREADY, BAD_ANSWER, BUSY, NOT_SAVED, NOTHING_DRAWN, OTHER_DIGITS,
                                    PAUSED, SAME_AS_READ, SAVED, TOO_FAST, FeedbackStore, ReadDrawing,
                                    parse_answer, store_from_env)
 from mnist_sketch.model_source import ModelSource
@@ -172,7 +172,7 @@ def test_concurrent_corrections_are_all_kept_once(store, reader):
 
 
 def test_a_crash_between_write_and_rename_leaves_no_record(store, reader, monkeypatch):
-    import mnist_sketch.feedback as feedback
+    import space.feedback as feedback
 
     drawing = drawn(reader, "5")
 
@@ -211,7 +211,7 @@ import logging, sys, time
 from pathlib import Path
 logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 from mnist_sketch.example_digits import pad_value
-from mnist_sketch.feedback import FeedbackStore, ReadDrawing, start_sync
+from space.feedback import FeedbackStore, ReadDrawing, start_sync
 from mnist_sketch.model import load_model_file
 from mnist_sketch.model_source import bundled_source
 from mnist_sketch.predict import DigitReader
@@ -280,7 +280,7 @@ def test_without_a_working_token_corrections_stay_local_with_one_warning(tmp_pat
         assert hub.head("user/corrections", repo_type="dataset") is None
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.splitlines() == [SAVED, SAVED, "SYNC False"]
-    warnings = [line for line in proc.stderr.splitlines() if line.startswith("WARNING mnist_sketch.feedback")]
+    warnings = [line for line in proc.stderr.splitlines() if line.startswith("WARNING space.feedback")]
     assert len(warnings) == 1 and "stay in" in warnings[0]
     assert "Traceback" not in proc.stderr and (token or "hf_") not in "".join(warnings)
     assert len(records(tmp_path / "fb")) == 2

@@ -1,4 +1,4 @@
-"""The server's malloc arena limit (mnist_sketch.malloc_arenas) takes effect: threads share 2 arenas."""
+"""The server's malloc arena limit (space.malloc_arenas) takes effect: threads share 2 arenas."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # 8 threads malloc at once, then glibc's malloc_stats() prints one "Arena N:" per arena (to stderr).
 PROBE = """
 import ctypes, ctypes.util, sys, threading
-from mnist_sketch.malloc_arenas import limit_malloc_arenas
+from space.malloc_arenas import limit_malloc_arenas
 if sys.argv[1] == "limit":
     assert limit_malloc_arenas()
 libc = ctypes.CDLL(ctypes.util.find_library("c"))
@@ -46,7 +46,7 @@ def test_threads_share_two_arenas_once_limited():
 
 
 def test_elsewhere_the_limit_is_a_no_op_that_says_so(monkeypatch):
-    from mnist_sketch import malloc_arenas
+    from space import malloc_arenas
 
     monkeypatch.setattr(malloc_arenas.ctypes, "CDLL", lambda name: object())  # a C library without mallopt
     assert malloc_arenas.limit_malloc_arenas() is False

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from mnist_sketch.example_digits import pad_value
-from mnist_sketch.stroke_pad import StrokePad
+from space.stroke_pad import StrokePad
 
 
 def test_examples_travel_as_json_text_and_survive_a_rebuild():

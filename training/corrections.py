@@ -1,6 +1,6 @@
 """Visitors' corrections as extra training digits: `python -m training.train --extra-data PATH_OR_DATASET_REPO`.
 
-The records are those the app keeps (`mnist_sketch.feedback`), read from a
+The records are those the app keeps (`space.feedback`), read from a
 local folder or downloaded from a Hub dataset repo. Each is framed the way the
 app frames a drawing: its strokes split into digits (`mnist_sketch.segment`),
 each digit drawn into MNIST's 28x28 frame; a number gives its digits, labelled
@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from mnist_sketch.feedback import RECORD_PATTERN
+from space.feedback import RECORD_PATTERN
 from mnist_sketch.preprocess import EmptyDrawing
 from mnist_sketch.segment import pieces
 from mnist_sketch.strokes import InvalidStrokes, Strokes, frame_strokes, parse_strokes
