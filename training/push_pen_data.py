@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from datasets import Dataset, DatasetInfo, SplitDict, SplitInfo
+from datasets import Dataset, DatasetInfo, SplitDict, SplitInfo, disable_progress_bars
 from datasets.info import DatasetInfosDict
 from huggingface_hub import CommitInfo, DatasetCard, DatasetCardData, HfApi
 
@@ -146,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.push and args.out is None:
         parser.error("--no-push needs --out, the folder to write")
+    disable_progress_bars()  # the few seconds of writing Parquet are summed up in one line instead
     try:
         push_pen_data(args.file, args.repo_id, args.private, args.out, args.push)
     except (PushError, PenDataUnavailable) as exc:
