@@ -3,6 +3,8 @@ stroke file the tests make; the Hub side is in test_hub.py."""
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 from datasets import ClassLabel, Dataset, Features, List, Value, load_dataset
@@ -141,3 +143,11 @@ def test_writing_refuses_a_folder_in_use_and_a_missing_file(pen_file, folder, tm
     assert "exists and is not an empty folder" in capsys.readouterr().err
     assert push_main([str(tmp_path / "nothing.npz"), "--out", str(tmp_path / "x"), "--no-push"]) == 1
     assert "No pen data file" in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
+def test_without_the_datasets_package_a_folder_asks_for_the_training_requirements(folder, pen_file, monkeypatch):
+    monkeypatch.delitem(sys.modules, "training.pen_dataset")
+    monkeypatch.setitem(sys.modules, "datasets", None)  # as if not installed: importing it fails
+    with pytest.raises(PenDataUnavailable, match="needs the `datasets` package: pip install -r requirements-training"):
+        load_pen_digits(folder)
+    assert len(load_pen_digits(pen_file)) == 240  # an .npz needs no `datasets`

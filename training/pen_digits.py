@@ -146,8 +146,11 @@ def load_pen_digits(source: str | Path) -> PenDigits:
     Raises PenDataUnavailable with a message saying what to do.
     """
     if Path(source).suffix != ".npz" and not Path(source).is_file():
-        from training.pen_dataset import load_pen_dataset  # needs `datasets` (requirements-training.txt)
-
+        try:
+            from training.pen_dataset import load_pen_dataset
+        except ModuleNotFoundError as exc:  # `datasets`, which the Space does not install
+            raise PenDataUnavailable(f"Reading {source} needs the `{exc.name}` package: "
+                                     "pip install -r requirements-training.txt") from None
         return load_pen_dataset(source)
     path, origin = fetch(source)
     try:
