@@ -132,6 +132,9 @@ def test_a_folder_with_other_splits_or_no_data_says_what_it_expects(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(PenDataUnavailable, match="Cannot read pen digits from the folder"):
         load_pen_digits(tmp_path / "empty")
+    for nothing in (tmp_path / "no-such-folder", "not a repo id", f"{tmp_path}/pen.npz/.."):
+        with pytest.raises(PenDataUnavailable, match="is neither a file or folder here nor a Hub dataset repo id"):
+            load_pen_digits(nothing)
     (tmp_path / "broken" / "data").mkdir(parents=True)
     (tmp_path / "broken" / shard_path("train")).write_bytes(b"PAR1 not parquet at all")
     with pytest.raises(PenDataUnavailable, match="Cannot read pen digits from the folder"):

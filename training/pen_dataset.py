@@ -24,6 +24,7 @@ import pyarrow as pa
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Image, List, Value, load_dataset
 from datasets.exceptions import DatasetNotFoundError, DatasetsError
 from huggingface_hub.errors import HfHubHTTPError, HFValidationError
+from huggingface_hub.utils import validate_repo_id
 from PIL import Image as PILImage
 
 from mnist_sketch.strokes import MAX_POINTS, MAX_STROKES, MAX_TOTAL_POINTS
@@ -79,6 +80,12 @@ def load_pen_dataset(source: str | Path) -> PenDigits:
     Hub dataset repo id, through `datasets.load_dataset` and its cache; `train` rows come before `dev` rows,
     each split in its file's order. Raises PenDataUnavailable with a message saying what to do."""
     local = Path(source).is_dir()
+    if not local:
+        try:
+            validate_repo_id(str(source))
+        except HFValidationError:
+            raise PenDataUnavailable(f"No pen data at {source}: it is neither a file or folder here nor a Hub "
+                                     f"dataset repo id such as {DEFAULT_REPO}.") from None
     try:
         loaded = load_dataset(str(source))
     except DatasetNotFoundError:
