@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +19,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # No test talks to the outside world: no usage analytics or telemetry (subprocesses inherit these).
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+# `datasets` (training.pen_dataset, read in this process) caches what it loads in a folder of this run's.
+os.environ["HF_DATASETS_CACHE"] = _DATASETS_CACHE = tempfile.mkdtemp(prefix="mnist-sketch-datasets-")
+atexit.register(shutil.rmtree, _DATASETS_CACHE, ignore_errors=True)
 
 BUNDLED_MODEL = ROOT / "model" / "mnist.h5"
 BUNDLED_NUMBER_MODEL = ROOT / "model" / "numbers.h5"

@@ -2,7 +2,8 @@
 
 It answers what huggingface_hub 2.4.0 sends to push a folder (`create_repo` +
 `upload_folder`, or a `CommitScheduler`'s `create_commit`) and to download
-files (`hf_hub_download`, `snapshot_download`), and nothing else; {type} is
+files (`hf_hub_download`, `snapshot_download`, and `datasets.load_dataset`,
+which globs the repo's data files through HfFileSystem), and nothing else; {type} is
 "models" or "datasets", and a dataset's files live under /datasets/:
 
   POST /api/repos/create                            create a model or dataset repo (409 when it exists)
@@ -10,7 +11,9 @@ files (`hf_hub_download`, `snapshot_download`), and nothing else; {type} is
   POST /api/{type}/{repo}/preupload/{revision}      every file is "regular": no LFS or Xet upload
   POST /api/{type}/{repo}/commit/{revision}         NDJSON header + base64 file lines -> one commit
   GET  /api/{type}/{repo}[/revision/{revision}]     repo info: sha and siblings
-  GET  /api/{type}/{repo}/tree/{revision}           every file of the tree (snapshot_download lists them)
+  GET  /api/{type}/{repo}/tree/{revision}[/{path}]  a folder's files and folders (?recursive=true: all below
+                                                    it), as snapshot_download and HfFileSystem list them
+  POST /api/{type}/{repo}/paths-info/{revision}     files and folders among the form's `paths`
   HEAD|GET [/datasets]/{repo}/resolve/{revision}/{path}   a file, with ETag, X-Repo-Commit, Content-Length
 
 Errors carry the X-Error-Code header (RepoNotFound, RevisionNotFound,
@@ -36,7 +39,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 # The 401 message the client tells apart from "private or missing repo".
 INVALID_TOKEN = "Invalid credentials in Authorization header"
@@ -151,7 +154,8 @@ class HubServer:
                 if token is not None and user is None:
                     raise HubError(401, INVALID_TOKEN)
                 try:
-                    status, extra, payload, files = self._route(method, urlsplit(target).path, body, user)
+                    url = urlsplit(target)
+                    status, extra, payload, files = self._route(method, url.path, parse_qs(url.query), body, user)
                 except (KeyError, TypeError, ValueError) as exc:  # a body this Hub cannot read
                     raise HubError(400, f"Malformed request ({exc.__class__.__name__}).") from None
             except HubError as err:
@@ -167,7 +171,7 @@ class HubServer:
             payload, extra = json.dumps(payload).encode(), {"Content-Type": "application/json", **extra}
         return status, extra, payload
 
-    def _route(self, method: str, path: str, body: bytes, user: str | None):
+    def _route(self, method: str, path: str, query: Mapping[str, list[str]], body: bytes, user: str | None):
         """(status, headers, payload, paths a commit added); path parts are unquoted after matching."""
         if method == "POST" and path == "/api/repos/create":
             return (*self._create_repo(json.loads(body), user), ())
@@ -180,8 +184,13 @@ class HubServer:
             return self._commit(_key(m), unquote(m["rev"]), body, user)
         if method == "GET" and (m := re.fullmatch(rf"/api/{_TYPE}/{_REPO}(?:/revision/{_REV})?", path)):
             return (*self._repo_info(_key(m), unquote(m["rev"] or "main"), user), ())
-        if method == "GET" and (m := re.fullmatch(rf"/api/{_TYPE}/{_REPO}/tree/{_REV}", path)):
-            return (*self._tree(_key(m), unquote(m["rev"]), user), ())
+        if method == "GET" and (m := re.fullmatch(rf"/api/{_TYPE}/{_REPO}/tree/{_REV}(?:/(?P<folder>.*))?", path)):
+            recursive = query.get("recursive", ["false"])[-1].lower() == "true"
+            return (*self._tree(_key(m), unquote(m["rev"]), unquote(m["folder"] or "").strip("/"), recursive, user),
+                    ())
+        if method == "POST" and (m := re.fullmatch(rf"/api/{_TYPE}/{_REPO}/paths-info/{_REV}", path)):
+            paths = parse_qs(body.decode())["paths"]
+            return (*self._paths_info(_key(m), unquote(m["rev"]), paths, user), ())
         resolve = rf"(?:/(?P<type>datasets))?/{_REPO}/resolve/{_REV}/(?P<file>.+)"
         if method in ("GET", "HEAD") and (m := re.fullmatch(resolve, path)):
             return (*self._resolve(_key(m), unquote(m["rev"]), unquote(m["file"]), user), ())
@@ -238,6 +247,7 @@ class HubServer:
 
     def _commit(self, key: tuple[str, str], revision: str, body: bytes, user: str | None):
         repo_id = key[1]
+        page = f"{self.url}/{'datasets/' if key[0] == 'dataset' else ''}{repo_id}"  # the repo's page, as create_repo's url
         self._writer(user, repo_id)
         repo = self._repo(key, user)
         head = self._commit_at(repo, revision)
@@ -261,7 +271,7 @@ class HubServer:
             else:  # lfsFile: never asked for, as preupload answers "regular"
                 raise HubError(400, f"This test Hub does not take {key!r} commit lines.")
         commit = self._add_commit(repo, revision, header["summary"], files)
-        payload = {"success": True, "commitOid": commit.sha, "commitUrl": f"{self.url}/{repo_id}/commit/{commit.sha}",
+        payload = {"success": True, "commitOid": commit.sha, "commitUrl": f"{page}/commit/{commit.sha}",
                    "hookOutput": "", "pullRequestUrl": None}
         return 200, {}, payload, tuple(added)
 
@@ -272,10 +282,18 @@ class HubServer:
         return 200, {}, {"id": repo_id, "modelId": repo_id, "author": repo_id.split("/")[0], "sha": commit.sha,
                          "private": repo.private, "siblings": [{"rfilename": p} for p in sorted(commit.files)]}
 
-    def _tree(self, key: tuple[str, str], revision: str, user: str | None):
+    def _tree(self, key: tuple[str, str], revision: str, folder: str, recursive: bool, user: str | None):
         commit = self._commit_at(self._repo(key, user), revision)
-        return 200, {}, [{"type": "file", "path": path, "size": len(data), "oid": git_blob_sha1(data)}
-                         for path, data in sorted(commit.files.items())]
+        entries = _entries(commit.files)
+        if folder and entries.get(folder, {}).get("type") != "directory":
+            raise HubError(404, f"Entry not found: {folder}", "EntryNotFound")
+        prefix = f"{folder}/" if folder else ""
+        below = [e for path, e in sorted(entries.items()) if path.startswith(prefix)]
+        return 200, {}, below if recursive else [e for e in below if "/" not in e["path"][len(prefix):]]
+
+    def _paths_info(self, key: tuple[str, str], revision: str, paths: list[str], user: str | None):
+        entries = _entries(self._commit_at(self._repo(key, user), revision).files)
+        return 200, {}, [entries[p.strip("/")] for p in paths if p.strip("/") in entries]  # unknown paths: left out
 
     def _resolve(self, key: tuple[str, str], revision: str, filename: str, user: str | None):
         commit = self._commit_at(self._repo(key, user), revision)
@@ -284,6 +302,21 @@ class HubServer:
         data = commit.files[filename]
         return 200, {"ETag": f'"{git_blob_sha1(data)}"', "X-Repo-Commit": commit.sha,
                      "Content-Type": "application/octet-stream"}, data
+
+
+def _entries(files: Mapping[str, bytes]) -> dict[str, dict]:
+    """Every file and folder of a tree by path, as the Hub's tree and paths-info endpoints describe them."""
+    entries = {path: {"type": "file", "path": path, "size": len(data), "oid": git_blob_sha1(data)}
+               for path, data in files.items()}
+    for path in files:
+        parts = path.split("/")[:-1]
+        for depth in range(1, len(parts) + 1):
+            folder = "/".join(parts[:depth])
+            # A folder's oid stands for its content, as a git tree's does.
+            content = "".join(f"{p}{entries[p]['oid']}" for p in sorted(files) if p.startswith(folder + "/"))
+            entries.setdefault(folder, {"type": "directory", "path": folder, "size": 0,
+                                        "oid": hashlib.sha1(content.encode()).hexdigest()})
+    return entries
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -348,8 +348,8 @@ def test_train_with_push_and_no_token_stops_before_training(hub, tmp_path):
     assert hub.requests == []
 
 
-# Loads the pen data of argv[1] (a file or a dataset repo id) as `train --pen-data` does and prints its size and
-# origin, or the one clear message it fails with.
+# Loads the pen data of argv[1] (a file, a folder or a dataset repo id) as `train --pen-data` does and prints its
+# size and origin, or the one clear message it fails with.
 PEN_LOADER = r"""
 import sys
 from training.pen_digits import PenDataUnavailable, load_pen_digits
@@ -360,11 +360,33 @@ except PenDataUnavailable as exc:
 else:
     print(f"LOADED {len(pen)} {pen.origin} {pen.sha256}")
 """
+# What a user of the dataset sees: `load_dataset(argv[1])`'s splits, features and one decoded picture, as JSON.
+DATASET_LOADER = r"""
+import json, sys
+import numpy as np
+from datasets import ClassLabel, load_dataset
+pen = load_dataset(sys.argv[1])
+image = pen["train"][0]["image"]
+print("RESULT " + json.dumps({
+    "splits": {name: len(split) for name, split in pen.items()},
+    "features": {name: repr(feature) for name, feature in pen["train"].features.items()},
+    "label_is_class_label": isinstance(pen["dev"].features["label"], ClassLabel),
+    "image": [image.size, image.mode, int(np.asarray(image).max())],
+    "first": {k: v for k, v in pen["train"][0].items() if k != "image"},
+}))
+"""
 PEN_REPO = "user/pen-digits"
 
 
 def push_pen_data(path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return run_python(["-m", "training.push_pen_data", str(path), *args], env)
+
+
+def load_with_datasets(env: dict[str, str], cwd: Path, repo: str = PEN_REPO) -> dict:
+    proc = subprocess.run([sys.executable, "-c", DATASET_LOADER, repo], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("RESULT "))[7:])
 
 
 @pytest.fixture
@@ -374,41 +396,98 @@ def pen_file(tmp_path):
     return write_pen_file(tmp_path / "pen_digits.npz")
 
 
-def test_pen_data_is_published_with_its_dataset_card_in_one_commit(hub, tmp_path, pen_file):
+@pytest.fixture
+def pushed_pen(hub, tmp_path, pen_file):
+    """The generated stroke file pushed to PEN_REPO, keeping the folder it wrote: (push process, folder)."""
+    folder = tmp_path / "written"
+    proc = push_pen_data(pen_file, client_env(tmp_path / "push-home", hub.url, TOKEN), PEN_REPO, "--out", str(folder))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc, folder
+
+
+def test_pen_data_is_published_as_parquet_splits_with_its_card_in_one_commit(hub, tmp_path, pen_file):
     from huggingface_hub import DatasetCard
 
-    proc = push_pen_data(pen_file, client_env(tmp_path / "home", hub.url, TOKEN), PEN_REPO)
+    env = client_env(tmp_path / "home", hub.url, TOKEN)
+    old = ("from huggingface_hub import HfApi; api = HfApi(); api.create_repo('user/pen-digits', repo_type='dataset'); "
+           f"api.upload_file(path_or_fileobj={str(pen_file)!r}, path_in_repo='pen_digits.npz', "
+           "repo_id='user/pen-digits', repo_type='dataset')")  # the repo as the .npz was published before
+    assert run_python(["-c", old], env).returncode == 0
+    before = len(commit_requests(hub))
+    proc = push_pen_data(pen_file, env, PEN_REPO, "--out", str(tmp_path / "written"))
     assert proc.returncode == 0, proc.stderr
     head = hub.head(PEN_REPO, repo_type="dataset")
-    assert f"commit {head.sha}:" in proc.stdout and TOKEN not in proc.stdout + proc.stderr
-    commits = commit_requests(hub)
+    assert f"commit {head.sha}: {hub.url}/datasets/{PEN_REPO}/commit/{head.sha}" in proc.stdout
+    assert TOKEN not in proc.stdout + proc.stderr
+    commits = commit_requests(hub)[before:]
     assert len(commits) == 1 and commits[0].path == f"/api/datasets/{PEN_REPO}/commit/main"
-    assert sorted(head.files) == ["README.md", "pen_digits.npz"]
-    assert head.files["pen_digits.npz"] == pen_file.read_bytes()
+    files = ["README.md", "data/dev-00000-of-00001.parquet", "data/train-00000-of-00001.parquet"]
+    assert sorted(head.files) == files  # the .npz is gone
+    for name in files:  # what was sent is what had been written locally first
+        assert head.files[name] == (tmp_path / "written" / name).read_bytes()
 
     (tmp_path / "README.md").write_bytes(head.files["README.md"])
     card = DatasetCard.load(tmp_path / "README.md")
     assert card.data.license == "cc-by-4.0" and card.data.pretty_name == "Pen-drawn digits (mnist-sketch)"
     assert card.data.task_categories == ["image-classification"] and card.data.size_categories == ["n<1K"]
+    assert [f["path"] for f in card.data.configs[0]["data_files"]] == ["data/train-*.parquet", "data/dev-*.parquet"]
+    assert [(s["name"], s["num_examples"]) for s in card.data.dataset_info["splits"]] == [("train", 160), ("dev", 80)]
     text = card.text
     assert "| unipen | 60 | 3 | 20 | 1 | CC BY 4.0 |" in text  # digits and writers per split, from the file
     assert "| **all** | **160** | **8** | **80** | **4** | |" in text
     for citation in ("doi:10.5281/zenodo.1195803", "Alpaydin", "UJIpenchars"):
         assert citation in text
-    assert f'hf_hub_download("{PEN_REPO}", "pen_digits.npz", repo_type="dataset")' in text
+    assert f'load_dataset("{PEN_REPO}")' in text
 
 
-def test_pen_data_comes_from_the_hub_once_then_from_the_cache(hub, tmp_path, pen_file):
-    assert push_pen_data(pen_file, client_env(tmp_path / "push-home", hub.url, TOKEN), PEN_REPO).returncode == 0
+def test_load_dataset_reads_the_pushed_splits_and_the_cards_code_runs(hub, tmp_path, pushed_pen, pen_file):
+    """What a user does: `load_dataset(repo)` gives both splits with the file's counts, a ClassLabel and
+    pictures; the card's code runs as pasted; offline, the cache answers without a request."""
+    home, work = tmp_path / "user-home", tmp_path / "work"
+    work.mkdir()
+    online = load_with_datasets(client_env(home, hub.url), work)
+    assert online["splits"] == {"train": 160, "dev": 80} and online["label_is_class_label"]
+    assert online["features"]["label"].startswith("ClassLabel(names=['0', '1', '2'")
+    assert online["features"]["strokes"] == "List(List(List(Value('float32'), length=2)))"
+    assert online["features"]["image"].startswith("Image(") and online["image"] == [[28, 28], "L", 255]
+    from training.pen_digits import load_pen_digits
+
+    first = load_pen_digits(pen_file).split("train")
+    assert online["first"]["label"] == first.labels[0] and online["first"]["writer"] == first.writers[0]
+    assert online["first"]["strokes"] == [s.tolist() for s in first.strokes[0]]
+
+    seen = len(hub.requests)
+    assert load_with_datasets(client_env(home, hub.url, HF_HUB_OFFLINE="1"), work) == online
+    assert load_with_datasets(client_env(home, hub.url, HF_DATASETS_OFFLINE="1"), work) == online
+    assert len(hub.requests) == seen
+
+    card = hub.head(PEN_REPO, repo_type="dataset").files["README.md"].decode()
+    blocks = re.findall(r"```python\n(.*?)```", card, re.S)
+    assert len(blocks) == 3 and "from mnist_sketch.strokes import" in blocks[1]
+    env = {**client_env(home, hub.url), "PYTHONPATH": str(ROOT)}  # in a clone of the project, as the card says
+    proc = subprocess.run([sys.executable, "-c", "\n".join(blocks)], cwd=work, env=env, capture_output=True,
+                          text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    from PIL import Image
+
+    assert Image.open(work / "digit.png").size == (28, 28)
+    assert proc.stdout.split()[:3] == [str(first.labels[0]), first.datasets[0], first.writers[0]]
+
+
+def test_pen_data_comes_from_the_hub_once_then_from_the_cache(hub, tmp_path, pushed_pen):
     commit = hub.head(PEN_REPO, repo_type="dataset").sha
     home = tmp_path / "train-home"  # no token: the dataset is public
 
     first = run_python(["-c", PEN_LOADER, PEN_REPO], client_env(home, hub.url))
     loaded = first.stdout.strip().splitlines()[-1].split()
+    # The commit read is that of the Hub's main branch (taken from datasets' cache folder: this fails if it moves).
     assert loaded[:3] == ["LOADED", "240", f"{PEN_REPO}@{commit}"], first.stdout + first.stderr
+    folder = run_python(["-c", PEN_LOADER, str(pushed_pen[1])], client_env(home, hub.url))
+    assert folder.stdout.split()[1::2] == ["240", loaded[3]]  # the same digits as the pushed folder's
     seen = len(hub.requests)
-    offline = run_python(["-c", PEN_LOADER, PEN_REPO], client_env(home, hub.url, HF_HUB_OFFLINE="1"))
-    assert offline.stdout.strip().splitlines()[-1].split() == loaded and len(hub.requests) == seen
+    for offline in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
+        proc = run_python(["-c", PEN_LOADER, PEN_REPO], client_env(home, hub.url, **{offline: "1"}))
+        assert proc.stdout.strip().splitlines()[-1].split() == loaded and len(hub.requests) == seen
 
     with HubServer(tokens={}) as gone:
         endpoint = gone.url
@@ -418,18 +497,26 @@ def test_pen_data_comes_from_the_hub_once_then_from_the_cache(hub, tmp_path, pen
     message = cold.stdout.strip().splitlines()[-1]
     assert message.startswith("UNAVAILABLE ") and "cannot be reached" in message and "--pen-data" in message
     missing = run_python(["-c", PEN_LOADER, "user/no-such-data"], client_env(home, hub.url))
-    assert "is neither a local .npz nor a Hub dataset repo" in missing.stdout
+    assert "is neither a local .npz or Parquet folder nor a Hub dataset repo" in missing.stdout
 
 
-def test_publishing_pen_data_without_a_token_or_a_file_fails_cleanly(hub, tmp_path, pen_file):
-    assert_clean_failure(push_pen_data(pen_file, client_env(tmp_path, hub.url), PEN_REPO), "hf auth login")
+def test_publishing_pen_data_without_a_token_a_file_or_the_hub_fails_cleanly(hub, tmp_path, pen_file):
+    out = tmp_path / "written"
+    assert_clean_failure(push_pen_data(pen_file, client_env(tmp_path, hub.url), PEN_REPO, "--out", str(out)),
+                         "hf auth login")
+    assert not out.exists()  # the token is asked for before the folder is written
     assert_clean_failure(push_pen_data(tmp_path / "nothing.npz", client_env(tmp_path, hub.url, TOKEN)),
                          "No pen data file")
     assert hub.requests == []
+    with HubServer(tokens={}) as gone:
+        endpoint = gone.url
+    proc = push_pen_data(pen_file, client_env(tmp_path, endpoint, TOKEN), PEN_REPO, "--out", str(out))
+    assert "Nothing was uploaded" in assert_clean_failure(proc, "Cannot reach the Hub", endpoint)
+    assert sorted(p.name for p in out.rglob("*.parquet")) == ["dev-00000-of-00001.parquet",
+                                                             "train-00000-of-00001.parquet"]  # kept for a retry
 
 
-def test_training_takes_pen_data_from_the_hub(hub, tmp_path, pen_file, mnist_digits):
-    assert push_pen_data(pen_file, client_env(tmp_path / "push-home", hub.url, TOKEN), PEN_REPO).returncode == 0
+def test_training_takes_pen_data_from_the_hub(hub, tmp_path, pushed_pen, mnist_digits):
     x, y = mnist_digits
     mnist = tmp_path / "mnist.npz"
     np.savez(mnist, x_train=x[:1500], y_train=y[:1500], x_test=x[1500:1800], y_test=y[1500:1800])

@@ -1,10 +1,10 @@
 """Real pen-drawn digits as training data: `python -m training.train --pen-data PATH_OR_DATASET_REPO`.
 
-The data is a stroke file in the layout of `pen_digits.npz` (see `load_pen_digits`): digits drawn with
-a pen on a tablet, kept as the pen's path, from several sources and split by writer into `train` (which
-the shipped model may learn from) and `dev` (only for measuring and choosing). It comes from a local
-`.npz` or from a Hub dataset repo (`training.push_pen_data` publishes one), downloaded once with
-`hf_hub_download` and read from the cache afterwards, offline too.
+The data is digits drawn with a pen on a tablet, kept as the pen's path, from several sources and split
+by writer into `train` (which the shipped model may learn from) and `dev` (only for measuring and
+choosing). It comes from a local stroke file in the layout of `pen_digits.npz` (see `load_pen_digits`),
+or from the Parquet dataset `training.push_pen_data` publishes, in a local folder or a Hub dataset repo
+(`training.pen_dataset`: read by `datasets.load_dataset`, cached, offline too).
 
 Each training digit reaches the model the way the app would see it:
 
@@ -129,42 +129,29 @@ class PenDigits:
 
 
 def fetch(source: str | Path) -> tuple[Path, str]:
-    """A local .npz as it is, or the stroke file of a Hub dataset repo: (path, where it came from).
-
-    The download goes through `hf_hub_download`, which reuses its cache (and, when the Hub cannot be
-    reached or HF_HUB_OFFLINE=1, answers from it).
-    """
+    """A local .npz: (path, where it came from)."""
     path = Path(source)
-    if path.suffix == ".npz" or path.exists():
-        if not path.is_file():
-            raise PenDataUnavailable(f"No pen data file at {path}. Pass `--pen-data` an existing .npz, or a Hub "
-                                     f"dataset repo id such as {DEFAULT_REPO}.")
-        return path, str(path)
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import HfHubHTTPError, HFValidationError, LocalEntryNotFoundError
-
-    try:
-        downloaded = Path(hf_hub_download(str(source), FILENAME, repo_type="dataset"))
-    except LocalEntryNotFoundError:
-        raise PenDataUnavailable(
-            f"Cannot download {FILENAME} from the Hub dataset {source!r}: the Hub cannot be reached and it is "
-            "not in the local cache. Connect once (the file is cached afterwards), or pass `--pen-data` a "
-            "local .npz.") from None
-    except (HfHubHTTPError, HFValidationError, OSError, ValueError) as exc:
-        raise PenDataUnavailable(
-            f"--pen-data {str(source)!r} is neither a local .npz nor a Hub dataset repo holding {FILENAME} "
-            f"({exc.__class__.__name__}). Pass a file, or a dataset repo id such as {DEFAULT_REPO} (with "
-            "HF_TOKEN set for a private one).") from None
-    return downloaded, f"{source}@{downloaded.parent.name}"  # the cache keeps snapshots under their commit sha
+    if not path.is_file():
+        raise PenDataUnavailable(f"No pen data file at {path}. Pass `--pen-data` an existing .npz, a Parquet "
+                                 f"folder, or a Hub dataset repo id such as {DEFAULT_REPO}.")
+    return path, str(path)
 
 
 def load_pen_digits(source: str | Path) -> PenDigits:
-    """Every digit of the stroke file at `source` (a local .npz or a Hub dataset repo id, see `fetch`).
+    """Every digit of `source`: a local .npz stroke file, or a Parquet folder or Hub dataset repo id
+    (`training.pen_dataset.load_pen_dataset`, whose digits are the same, train split first).
 
     The file holds, for M digits, S strokes and N points: `points` (N, 2), `stroke_offsets` (S + 1,),
     `sample_offsets` (M + 1,), and per digit `labels`, `writers`, `split` and `dataset`.
     Raises PenDataUnavailable with a message saying what to do.
     """
+    if Path(source).suffix != ".npz" and not Path(source).is_file():
+        try:
+            from training.pen_dataset import load_pen_dataset
+        except ModuleNotFoundError as exc:  # `datasets`, which the Space does not install
+            raise PenDataUnavailable(f"Reading {source} needs the `{exc.name}` package: "
+                                     "pip install -r requirements-training.txt") from None
+        return load_pen_dataset(source)
     path, origin = fetch(source)
     try:
         with np.load(path, allow_pickle=False) as z:
