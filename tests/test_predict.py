@@ -57,14 +57,14 @@ def test_read_many_matches_read_and_keeps_blanks(reader):
     assert reader.read_many([]) == []
 
 
-def test_read_many_raises_for_a_value_that_is_not_a_drawing_or_keeps_it_in_its_place(reader):
-    noise = np.random.default_rng(0).integers(0, 256, (200, 200), dtype=np.uint8)  # "not a drawing"
-    values = [draw_digit(7), noise, draw_digit(3, background=None)]
-    with pytest.raises(InvalidDrawing):
+def test_read_many_raises_for_a_value_that_is_not_a_drawing_or_keeps_it_in_its_place(reader, tmp_path):
+    text = tmp_path / "notes.png"
+    text.write_text("a text file with an image's name\n")
+    values = [draw_digit(7), str(text), draw_digit(3, background=None)]
+    with pytest.raises(InvalidDrawing, match="not an image"):
         reader.read_many(values)
     kept = reader.read_many(values, invalid="keep")
-    assert isinstance(kept[1], InvalidDrawing) and str(kept[1]) == str(pytest.raises(InvalidDrawing,
-                                                                                    reader.read, noise).value)
+    assert isinstance(kept[1], InvalidDrawing) and "not an image" in str(kept[1])
     assert [r.text for r in (kept[0], kept[2])] == ["7", "3"]
     assert np.allclose(kept[2].probabilities[0], reader.read(values[2]).probabilities[0], atol=1e-5)
 
