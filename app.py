@@ -47,8 +47,8 @@ PREVIEW_HEIGHT = 28 * 5  # and shown 140 px high: still whole screen pixels per 
 PREVIEW_SEPARATOR = 96  # grey: the line between two digits' inputs in the preview
 MAX_FILE_SIZE = "10mb"  # larger uploads are refused by the server
 CONCURRENCY = 4  # predictions and corrections run at once, all in one group; more would only queue up for the CPU
-# Drawings waiting in the queue read in one call: a model call for 16 costs little more than for one
-# (benchmarks/load.py, results-serve.md); each reading of a batch waits for the batch, so not more.
+# Drawings waiting in the queue for one reader, read as one batch (one model call): each waits for its whole
+# batch, so not more than this (16 not compared with other sizes; benchmarks/load.py measures the whole).
 MAX_BATCH = 16
 # Sessions whose state Gradio keeps (its per-session copy of the page's config and the last drawing
 # read: about 120 KB, measured by benchmarks/soak.py): the least recently active beyond this are dropped,
