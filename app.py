@@ -28,6 +28,7 @@ from PIL import Image
 
 from mnist_sketch.example_digits import STROKES, pad_value
 from space.feedback import ALREADY, SAVED, FeedbackStore, ReadDrawing, start_sync, store_from_env
+from space.gradio_batches import ItemError, PerItemBatches, columns
 from space.gradio_cache import sweep_safely
 from space.gradio_sessions import keep_active_sessions
 from space.image_input import ImageInput, UploadedFilesOnly
@@ -46,6 +47,9 @@ PREVIEW_HEIGHT = 28 * 5  # and shown 140 px high: still whole screen pixels per 
 PREVIEW_SEPARATOR = 96  # grey: the line between two digits' inputs in the preview
 MAX_FILE_SIZE = "10mb"  # larger uploads are refused by the server
 CONCURRENCY = 4  # predictions and corrections run at once, all in one group; more would only queue up for the CPU
+# Drawings waiting in the queue for one reader, read as one batch (one model call): each waits for its whole
+# batch, so not more than this (16 not compared with other sizes; benchmarks/load.py measures the whole).
+MAX_BATCH = 16
 # Sessions whose state Gradio keeps (its per-session copy of the page's config and the last drawing
 # read: about 120 KB, measured by benchmarks/soak.py): the least recently active beyond this are dropped,
 # so a visitor idle through 500 newer sessions must draw again to correct. Gradio's default, 10,000, grows
@@ -98,6 +102,11 @@ THEME = gr.themes.Default().set(body_text_color_subdued="*neutral_600", input_pl
 # at each message of each reading; five long strokes on a page took 48 s instead of 15 (benchmarks/long_strokes.py).
 LAUNCH_OPTIONS = {"css": CSS, "theme": THEME, "max_file_size": MAX_FILE_SIZE, "state_session_capacity": SESSIONS_KEPT,
                   "run_history": False}
+
+
+class SpaceBlocks(PerItemBatches, UploadedFilesOnly):
+    """The app's Blocks: a batched event's requests each keep their session and their error (PerItemBatches),
+    and a file reference never uploaded is answered with a message (UploadedFilesOnly)."""
 
 
 def live_text(value: str, elem_id: str) -> gr.HTML:
@@ -157,12 +166,15 @@ def build_demo(reader: DigitReader, source: ModelSource, feedback: FeedbackStore
     """The app, reading drawings with `reader`; `source` is named in the footer, `feedback` keeps the
     visitors' corrections. `delete_cache` is Gradio's (every seconds, files older than seconds)."""
 
-    def read(drawing: Strokes | str | dict) -> Reading:
-        """The reading of a drawing, or a gr.Error saying why it is not one."""
-        try:
-            return reader.read(drawing)
-        except InvalidDrawing as exc:
-            raise gr.Error(str(exc), print_exception=False) from exc
+    def read(drawings: list[Strokes | str | dict | ItemError]) -> list[Reading | ItemError]:
+        """The readings of a batch of drawings, in one model call; for each that is not one (or whose payload
+        was refused), an ItemError with the gr.Error that says why."""
+        todo = [i for i, drawing in enumerate(drawings) if not isinstance(drawing, ItemError)]
+        results = list(drawings)
+        for i, reading in zip(todo, reader.read_many([drawings[i] for i in todo], invalid="keep")):
+            results[i] = (ItemError(gr.Error(str(reading), print_exception=False))
+                          if isinstance(reading, InvalidDrawing) else reading)
+        return results
 
     def shown(reading: Reading) -> tuple[dict[str, float] | None, str | None, str]:
         """The top-3 readings with their probabilities, the 28x28 image the model saw (a PNG path), a sentence."""
@@ -171,14 +183,19 @@ def build_demo(reader: DigitReader, source: ModelSource, feedback: FeedbackStore
         preview_path = save_preview(image, Path(preview.GRADIO_CACHE) / "previews") if image else None
         return label, preview_path, reading.message
 
-    def predict_strokes(strokes: Strokes) -> tuple[dict[str, float] | None, str | None, str, ReadDrawing | None]:
+    # Both are batched: a list per input, one list per output (one value per drawing). Their parameters'
+    # names and their docstrings are the API page's.
+    def predict_strokes(strokes: list[Strokes | ItemError]) -> list[list]:
         """Read the stroke pad's value {"width", "height", "strokes": [[[x, y], ...], ...]} (canvas pixels)."""
-        reading = read(strokes)
-        return *shown(reading), ReadDrawing.of(strokes, reading)  # the last, for a correction: the session's state
+        # The outputs: label, preview, sentence, and the drawing read (the session's state, for a correction).
+        return columns([(reading,) * 4 if isinstance(reading, ItemError)
+                        else (*shown(reading), ReadDrawing.of(drawing, reading))
+                        for drawing, reading in zip(strokes, read(strokes))])
 
-    def predict(image: str | dict) -> tuple[dict[str, float] | None, str | None, str]:
+    def predict(image: list[str | dict | ItemError]) -> list[list]:
         """Read an image file, or a Sketchpad value {"composite": file, "layers": [...], "background": ...}."""
-        return shown(read(image))
+        return columns([(reading,) * 3 if isinstance(reading, ItemError) else shown(reading)
+                        for reading in read(image)])
 
     def correct(drawing: ReadDrawing | None, answer_text: str, request: gr.Request) -> tuple[str, str]:
         """Keep the session's last drawing read with the visitor's answer: (a sentence for them, the answer
@@ -194,7 +211,7 @@ def build_demo(reader: DigitReader, source: ModelSource, feedback: FeedbackStore
 
         return send_digit
 
-    with UploadedFilesOnly(title="MNIST sketch", delete_cache=delete_cache) as demo:
+    with SpaceBlocks(title="MNIST sketch", delete_cache=delete_cache) as demo:
         last_read = gr.State(None)  # the session's last drawing read (a ReadDrawing): what a correction keeps
         gr.Markdown(TITLE)
         gr.Markdown(INTRO)
@@ -235,7 +252,8 @@ def build_demo(reader: DigitReader, source: ModelSource, feedback: FeedbackStore
         outputs = [label, preview, message]
         # The pad's value changes when the pen is lifted (and every 150 ms along a stroke that has lasted
         # a second), or when an example is clicked; a value arriving while a reading runs replaces older
-        # waiting ones.
+        # waiting ones. Both readers take the drawings waiting in the queue as one batch, read in one model
+        # call; each request keeps its own session's state and its own error (PerItemBatches).
         pad.change(
             predict_strokes,
             inputs=pad,
@@ -245,6 +263,8 @@ def build_demo(reader: DigitReader, source: ModelSource, feedback: FeedbackStore
             show_progress="hidden",
             concurrency_limit=CONCURRENCY,
             concurrency_id="read",
+            batch=True,
+            max_batch_size=MAX_BATCH,
         )
         image_input.change(
             predict,
@@ -254,6 +274,8 @@ def build_demo(reader: DigitReader, source: ModelSource, feedback: FeedbackStore
             show_progress="hidden",
             concurrency_limit=CONCURRENCY,
             concurrency_id="read",
+            batch=True,
+            max_batch_size=MAX_BATCH,
         )
         # Corrections are left off the API page, but any script can still send them through the queue: what
         # holds against one is in FeedbackStore.save (the session's own last reading only, once, within

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, overload
 
 import keras
 import numpy as np
@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from mnist_sketch.model import INPUT_SHAPE, NUM_CLASSES
 from mnist_sketch.number_strip import STRIP_SIZE, Strip, StripDigit, digit_inputs, strip_digits
-from mnist_sketch.preprocess import EMPTY_MESSAGE, EmptyDrawing
+from mnist_sketch.preprocess import EMPTY_MESSAGE, EmptyDrawing, InvalidDrawing
 from mnist_sketch.segment import MAX_DIGITS, TOO_MANY, Drawing, split
 
 # Below this calibrated top probability a reading is marked uncertain. On the
@@ -213,15 +213,30 @@ class DigitReader:
         """
         return self.read_many([value])[0]
 
-    def read_many(self, values: list[Any]) -> list[Reading]:
-        """Read several drawings, each split into its digits, with one model call for all of them."""
-        found: list[Drawing | EmptyDrawing] = []
+    @overload
+    def read_many(self, values: list[Any], invalid: Literal["raise"] = "raise") -> list[Reading]: ...
+
+    @overload
+    def read_many(self, values: list[Any], invalid: Literal["keep"]) -> list[Reading | InvalidDrawing]: ...
+
+    def read_many(self, values: list[Any], invalid: Literal["raise", "keep"] = "raise") -> list[Any]:
+        """Read several drawings, each split into its digits, with one model call for all of them.
+
+        A value that is not a drawing raises its InvalidDrawing, or with invalid="keep" takes its place
+        in the list (a server reading many visitors' drawings at once answers each its own).
+        """
+        found: list[Drawing | EmptyDrawing | InvalidDrawing] = []
         for value in values:
             try:
                 found.append(split(value))
             except EmptyDrawing as exc:
                 found.append(exc)
-        return self.choose(found)
+            except InvalidDrawing as exc:
+                if invalid == "raise":
+                    raise
+                found.append(exc)
+        readings = iter(self.choose([f for f in found if not isinstance(f, InvalidDrawing)]))
+        return [f if isinstance(f, InvalidDrawing) else next(readings) for f in found]
 
     def choose(self, found: list[Drawing | EmptyDrawing]) -> list[Reading]:
         """Readings of drawings already split by `segment.split` (an EmptyDrawing for one that was not).

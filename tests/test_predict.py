@@ -8,7 +8,7 @@ from drawing import DIGIT_STROKES, draw_digit
 from PIL import Image
 
 from mnist_sketch.predict import UNCERTAIN_BELOW, DigitReader, Reading, rotate
-from mnist_sketch.preprocess import EMPTY_MESSAGE
+from mnist_sketch.preprocess import EMPTY_MESSAGE, InvalidDrawing
 
 
 def as_sketch(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -55,6 +55,18 @@ def test_read_many_matches_read_and_keeps_blanks(reader):
         if not single.empty:
             assert np.allclose(single.probabilities[0], one.probabilities[0], atol=1e-5)
     assert reader.read_many([]) == []
+
+
+def test_read_many_raises_for_a_value_that_is_not_a_drawing_or_keeps_it_in_its_place(reader, tmp_path):
+    text = tmp_path / "notes.png"
+    text.write_text("a text file with an image's name\n")
+    values = [draw_digit(7), str(text), draw_digit(3, background=None)]
+    with pytest.raises(InvalidDrawing, match="not an image"):
+        reader.read_many(values)
+    kept = reader.read_many(values, invalid="keep")
+    assert isinstance(kept[1], InvalidDrawing) and "not an image" in str(kept[1])
+    assert [r.text for r in (kept[0], kept[2])] == ["7", "3"]
+    assert np.allclose(kept[2].probabilities[0], reader.read(values[2]).probabilities[0], atol=1e-5)
 
 
 def test_rotate_turns_clockwise_about_the_centre():
