@@ -79,6 +79,7 @@ BUSY = "Many corrections are arriving at the moment: please try again later."
 PAUSED = ("Corrections are paused for now: the server holds as many as it can keep until they are collected. "
           "Thank you all the same.")
 NOT_SAVED = "Sorry, the correction could not be saved (the server's disk): please try again later."
+CORRECTED = (SAVED, ALREADY)  # the answers after which the drawing takes no other correction
 
 
 def parse_answer(text: str | None) -> str | None:
