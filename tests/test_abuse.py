@@ -387,6 +387,16 @@ def test_forty_corrections_with_a_rotating_forwarded_for_from_one_address_save_t
     assert answers.count(SAVED) == 30 and answers[30:] == [TOO_FAST] * 10 and len(kept(store)) == 30
 
 
+def test_behind_a_spaces_proxy_the_address_is_the_one_the_proxy_added(tmp_path):
+    """A Space's proxy appends the address it saw to what the client sent: the client writes the first hops."""
+    with correcting_app(tmp_path, address_limit=3, trust_forwarded=True) as (url, store):
+        rotating = [read_then_correct(url, headers={"X-Forwarded-For": f"203.0.113.{k}, 198.51.100.7"})
+                    for k in range(5)]
+        behind_inner_proxies = read_then_correct(url, headers={"X-Forwarded-For": "1.2.3.4, 198.51.100.8, 10.1.2.3"})
+    assert rotating == [SAVED] * 3 + [TOO_FAST] * 2 and behind_inner_proxies == SAVED
+    assert len(kept(store)) == 4
+
+
 def test_behind_a_trusted_proxy_each_address_and_everyone_are_limited(tmp_path):
     with correcting_app(tmp_path, address_limit=2, global_limit=5, trust_forwarded=True) as (url, store):
         one_address = [read_then_correct(url, headers={"X-Forwarded-For": "198.51.100.7, 10.0.0.1"})
@@ -417,6 +427,17 @@ def test_a_correction_is_of_the_sessions_own_last_reading_once(tmp_path):
     assert first["answer"] == "1" and first["read_as"][0]["text"] == "7"  # the drawing read, not the payload's 3
     assert first["strokes"] == parse_strokes(pad_value("7")).to_json()
     assert second["answer"] == "2" and second["read_as"][0]["text"] == "3"
+
+
+def test_the_same_drawing_read_again_and_corrected_is_kept_once(tmp_path):
+    """A script reading one drawing again and again, each time in a new session, and correcting each reading:
+    one record (64 identical ones before)."""
+    from space.feedback import REPEATED
+
+    with correcting_app(tmp_path) as (url, store):
+        answers = [read_then_correct(url, "1", shift=0) for _ in range(6)]
+    assert answers == [SAVED] + [REPEATED] * 5 and len(kept(store)) == 1
+    assert store.times_corrected(parse_strokes(pad_value("7")), "1") == 6
 
 
 def test_a_full_store_without_a_hub_pauses_corrections(tmp_path):
