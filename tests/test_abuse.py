@@ -318,6 +318,35 @@ def test_a_model_file_with_a_lambda_layer_never_runs_its_code(tmp_path):
     assert not marker.exists()
 
 
+def nan_model_file(path: Path, number_model: bool = False) -> Path:
+    """The digit model (or the number reader) saved with one weight NaN: every reading of it would be NaN."""
+    from mnist_sketch.model import build_model
+    from mnist_sketch.number_model import build_number_model
+
+    model = (build_number_model if number_model else build_model)()
+    weights = model.get_weights()
+    weights[-1] = weights[-1].copy()
+    weights[-1][0] = np.nan
+    model.set_weights(weights)
+    model.save(path)
+    return path
+
+
+def test_a_model_with_nan_weights_is_refused_like_a_corrupt_one(tmp_path, caplog):
+    from mnist_sketch.model import ModelFileError, load_model_file
+    from mnist_sketch.model_source import BUNDLED_DIR, ModelSource, load_number_model
+
+    with pytest.raises(ModelFileError, match=r"1 of its weights are not finite numbers \(NaN or infinity\)"):
+        load_model_file(nan_model_file(tmp_path / "mnist.h5"))
+    nan_numbers = nan_model_file(tmp_path / "numbers.h5", number_model=True)
+    source = ModelSource(tmp_path / "mnist.h5", "local", number_path=nan_numbers)
+    with caplog.at_level("WARNING"):
+        reader = load_number_model(source)  # the bundled number reader instead, after a warning naming the file
+    assert reader is not None and np.isfinite(np.concatenate([w.ravel() for w in reader.get_weights()])).all()
+    assert any(str(nan_numbers) in r.getMessage() and "not finite" in r.getMessage() for r in caplog.records)
+    assert (BUNDLED_DIR / "numbers.h5").is_file()
+
+
 def test_the_footer_never_shows_a_server_path():
     import app
 
