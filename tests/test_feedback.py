@@ -328,3 +328,26 @@ def test_a_trusted_forwarded_address_counts_per_visitor_and_ipv6_per_64(tmp_path
     assert store.address_of(request("1.1.1.1, 198.51.100.7:4711")) == "198.51.100.7"
     assert store.address_of(request("[2001:db8:1:2:3::1]:443")) == "2001:db8:1:2::/64"
     assert store.address_of(request("")) == "10.16.3.80"
+
+
+def test_training_skips_and_counts_records_the_app_would_never_keep(tmp_path, reader):
+    from training.corrections import MAX_RECORD_BYTES, load_corrections
+
+    store = FeedbackStore(tmp_path / "fb")
+    assert store.save("a", drawn(reader, "7"), "1", HUB_SOURCE) == SAVED
+    good, = records(store.folder)
+    bad = {
+        "deep": "[" * 100_000 + "]" * 100_000,  # json.loads: RecursionError
+        "superscript": json.dumps({**good, "answer": "²"}),  # str.isdigit() holds, int() does not
+        "integer-answer": json.dumps({**good, "answer": 7}),
+        "a-list": "[1, 2]",
+        "no-strokes": json.dumps({"answer": "3"}),
+        "bad-strokes": json.dumps({**good, "strokes": {"width": 900, "height": 600, "strokes": [[[1, "x"]]]}}),
+        "huge": " " * (MAX_RECORD_BYTES + 1) + "{}",
+        "not-utf8": b"\xff\xfe{".decode("latin-1"),
+    }
+    for name, text in bad.items():
+        (store.folder / f"{name}.json").write_text(text, encoding="latin-1" if name == "not-utf8" else "utf-8")
+    corrections = load_corrections(str(store.folder))
+    assert corrections.records == 1 + len(bad) and corrections.skipped == len(bad)
+    assert corrections.y.tolist() == [1]
