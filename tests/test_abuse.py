@@ -57,8 +57,9 @@ def client(app_url):
 
 def raw_call(app_url: str, api_name: str, data: list, session: str | None = None,
              headers: dict[str, str] | None = None) -> dict:
-    """One event through Gradio's queue over plain HTTP: the `output` of its process_completed message.
-    `session`: the session hash to send (a new one by default); `headers`: more request headers."""
+    """One event through Gradio's queue over plain HTTP: the `output` of its process_completed message, or
+    {"error": sentence, "status": 413} for a body over the server's cap. `session`: the session hash to send (a
+    new one by default); `headers`: more request headers."""
     config = httpx.get(app_url + "config").json()
     fn_index = next(i for i, d in enumerate(config["dependencies"]) if d.get("api_name") == api_name)
     return call_event(app_url, fn_index, data, session, headers)
@@ -72,6 +73,8 @@ def call_event(app_url: str, fn_index: int, data: list, session: str | None = No
                         content=json.dumps({"data": data, "fn_index": fn_index, "session_hash": session,
                                             "event_data": None, "trigger_id": None}),
                         headers={"Content-Type": "application/json", **(headers or {})})
+    if joined.status_code == 413:  # a body over the server's cap (space.http_guard), never read
+        return {"error": joined.json()["detail"], "status": 413}
     assert joined.status_code == 200, joined.text
     with httpx.stream("GET", app_url + "gradio_api/queue/data", params={"session_hash": session},
                       timeout=60) as stream:
