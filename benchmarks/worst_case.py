@@ -314,10 +314,12 @@ def serve_sink():
             while b"\\r\\n\\r\\n" not in data:
                 data += connection.recv(65536)
             head, rest = data.split(b"\\r\\n\\r\\n", 1)
-            length = int(next(l.split(b":")[1] for l in head.split(b"\\r\\n") if l.lower().startswith(b"content-length")))
-            while len(rest) < length:
-                rest += connection.recv(65536)[:length - len(rest)] or b"?" * (length - len(rest))
-            connection.sendall(b"HTTP/1.1 413 Payload Too Large\\r\\ncontent-length: 2\\r\\nconnection: close\\r\\n\\r\\n{}")
+            fields = dict(line.lower().split(b":", 1) for line in head.split(b"\\r\\n")[1:])
+            left = int(fields[b"content-length"]) - len(rest)
+            while left > 0 and (chunk := connection.recv(65536)):
+                left -= len(chunk)
+            connection.sendall(b"HTTP/1.1 413 Payload Too Large\\r\\ncontent-length: 2\\r\\n"
+                               b"connection: close\\r\\n\\r\\n{}")
 threading.Thread(target=serve_sink, daemon=True).start()
 sink_url = "http://127.0.0.1:%d/" % sink.getsockname()[1]
 print("ready", flush=True)
