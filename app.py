@@ -27,11 +27,13 @@ import numpy as np
 from PIL import Image
 
 from mnist_sketch.example_digits import STROKES, pad_value
-from space.feedback import ALREADY, SAVED, FeedbackStore, ReadDrawing, start_sync, store_from_env
+from space.feedback import CORRECTED, SAVED, FeedbackStore, ReadDrawing, start_sync, store_from_env
 from space.gradio_batches import ItemError, PerItemBatches, columns
 from space.gradio_cache import sweep_safely
 from space.gradio_sessions import keep_active_sessions
-from space.image_input import ImageInput, UploadedFilesOnly
+from space.http_guard import GuardedBlocks
+from space.image_input import ImageInput
+from space.plain_error import plain_error
 from space.malloc_arenas import limit_malloc_arenas
 from mnist_sketch.model_source import ModelSource, load_app_model, load_number_model
 from mnist_sketch.predict import DigitReader, Reading
@@ -70,7 +72,17 @@ INTRO = ("Draw a digit from 0 to 9, or a whole number, on the pad: a small CNN t
          "people drew with a pen reads it as you draw.")
 
 # A polite live region: screen readers say its text when it changes (the reading, a correction's answer).
-LIVE_TEMPLATE = '<p role="status" aria-live="polite">${value}</p>'
+# The value is shown as text, never as HTML: the template holds none of it (Gradio fills a template with
+# Handlebars, then evaluates the result as a JavaScript template literal, so a value in it would be markup,
+# and even `{{value}}`'s escaped text could hold a `${...}` to run), and LIVE_SCRIPT sets the line's
+# textContent, on load and each time the value changes.
+LIVE_TEMPLATE = '<p role="status" aria-live="polite"></p>'
+LIVE_SCRIPT = """
+const line = element.querySelector("p");
+const show = () => { line.textContent = props.value ?? ""; };
+show();
+watch("value", show);
+"""
 
 # The sentences and the top 3 keep their height whatever they show, so nothing moves when a reading comes or
 # goes. Gradio pads an HTML component's content (.html-container): the pad and the sentences line up with the
@@ -104,14 +116,16 @@ LAUNCH_OPTIONS = {"css": CSS, "theme": THEME, "max_file_size": MAX_FILE_SIZE, "s
                   "run_history": False}
 
 
-class SpaceBlocks(PerItemBatches, UploadedFilesOnly):
+class SpaceBlocks(PerItemBatches, GuardedBlocks):
     """The app's Blocks: a batched event's requests each keep their session and their error (PerItemBatches),
-    and a file reference never uploaded is answered with a message (UploadedFilesOnly)."""
+    served behind the request guard: bodies capped, no deep links, browser-only events never run on the
+    server, never-uploaded files refused (GuardedBlocks)."""
 
 
 def live_text(value: str, elem_id: str) -> gr.HTML:
-    """A sentence that screen readers say when it changes (the value is the app's own text, never a visitor's)."""
-    return gr.HTML(value, html_template=LIVE_TEMPLATE, js_on_load=None, elem_id=elem_id, elem_classes="live-text")
+    """A sentence, shown as text, that screen readers say when it changes."""
+    return gr.HTML(value, html_template=LIVE_TEMPLATE, js_on_load=LIVE_SCRIPT, elem_id=elem_id,
+                   elem_classes="live-text")
 
 
 def preview_image(reading: Reading) -> Image.Image | None:
@@ -172,7 +186,7 @@ def build_demo(reader: DigitReader, source: ModelSource, feedback: FeedbackStore
         todo = [i for i, drawing in enumerate(drawings) if not isinstance(drawing, ItemError)]
         results = list(drawings)
         for i, reading in zip(todo, reader.read_many([drawings[i] for i in todo], invalid="keep")):
-            results[i] = (ItemError(gr.Error(str(reading), print_exception=False))
+            results[i] = (ItemError(plain_error(str(reading)))
                           if isinstance(reading, InvalidDrawing) else reading)
         return results
 
@@ -197,16 +211,20 @@ def build_demo(reader: DigitReader, source: ModelSource, feedback: FeedbackStore
         return columns([(reading,) * 3 if isinstance(reading, ItemError) else shown(reading)
                         for reading in read(image)])
 
-    def correct(drawing: ReadDrawing | None, answer_text: str, request: gr.Request) -> tuple[str, str]:
-        """Keep the session's last drawing read with the visitor's answer: (a sentence for them, the answer
-        field's new value). The drawing is the session's state, never a value sent with the correction."""
+    def correct(drawing: ReadDrawing | None, answer_text: str, request: gr.Request) -> list:
+        """Keep the session's last drawing read with the visitor's answer: a sentence for them, then the
+        answer field's and each other correction control's update (none take another answer once the
+        drawing's correction is kept: the server would refuse it). The drawing is the session's state,
+        never a value sent with the correction."""
         status = feedback.save(feedback.address_of(request), drawing, answer_text, source)
-        return status, "" if status == SAVED else answer_text
+        done = {"interactive": False} if status in CORRECTED else {}
+        return [status, gr.update(value="" if status == SAVED else answer_text, **done),
+                *(gr.update(**done) for _ in controls[1:])]
 
     def correct_as(digit: str):
         """`correct` with `digit` as the answer, for a quick digit button."""
 
-        def send_digit(drawing: ReadDrawing | None, request: gr.Request) -> tuple[str, str]:
+        def send_digit(drawing: ReadDrawing | None, request: gr.Request) -> list:
             return correct(drawing, digit, request)
 
         return send_digit
@@ -246,6 +264,7 @@ def build_demo(reader: DigitReader, source: ModelSource, feedback: FeedbackStore
                         quick = [gr.Button(str(d), size="sm", min_width=28, elem_classes="quick-digit",
                                            interactive=False) for d in range(10)]
                 correction_status = live_text(KEPT_NOTE, elem_id="correction-status")
+        controls = [correction, send, *quick]  # the correction's controls: an answer field, then buttons
         gr.Markdown(footer_text(source), elem_id="footer")
         image_input = ImageInput(visible=False)  # API clients' image files
 
@@ -280,7 +299,7 @@ def build_demo(reader: DigitReader, source: ModelSource, feedback: FeedbackStore
         # Corrections are left off the API page, but any script can still send them through the queue: what
         # holds against one is in FeedbackStore.save (the session's own last reading only, once, within
         # limits per address and overall). They share the readings' concurrency group: no queue of their own.
-        as_correction = {"outputs": [correction_status, correction], "api_visibility": "private",
+        as_correction = {"outputs": [correction_status, *controls], "api_visibility": "private",
                          "concurrency_limit": CONCURRENCY, "concurrency_id": "read"}
         gr.on([send.click, correction.submit], correct, inputs=[last_read, correction], api_name="correct",
               **as_correction)
@@ -290,19 +309,14 @@ def build_demo(reader: DigitReader, source: ModelSource, feedback: FeedbackStore
         # browser only: a server round trip for it would cost the page as much as the reading itself.
         pad.change(None, outputs=correction_status, api_visibility="private", show_progress="hidden",
                    js=f"() => {json.dumps(KEPT_NOTE)}")
-        # The correction controls take an answer once there is a reading, and none once its correction is
-        # kept (the server would refuse another), until the next reading. In the browser only, like the
-        # above: the functions return gr.update's JSON form, which Gradio applies as it would a Python
-        # function's gr.update (tests/test_browser.py fails if it stops doing so).
-        controls = [correction, send, *quick]
-        in_browser = {"outputs": controls, "api_visibility": "private", "show_progress": "hidden"}
-        label.change(None, inputs=label, **in_browser,
+        # The correction controls take an answer once there is a reading, until its correction is kept
+        # (`correct` says so), and the next reading. In the browser only, like the above: the function returns
+        # gr.update's JSON form, which Gradio applies as it would a Python function's gr.update
+        # (tests/test_browser.py fails if it stops doing so). Its input is the label the page shows; a script
+        # that sends one to the server for this event is refused (GuardedBlocks), so nothing it sends is kept.
+        label.change(None, inputs=label, outputs=controls, api_visibility="private", show_progress="hidden",
                      js=f"(label) => Array({len(controls)}).fill("
                         "{__type__: 'update', interactive: Boolean(label?.confidences?.length)})")
-        correction_status.change(None, inputs=correction_status, **in_browser,
-                                 js=f"(status) => Array({len(controls)}).fill({json.dumps([SAVED, ALREADY])}"
-                                    ".includes(status) ? {__type__: 'update', interactive: false}"
-                                    " : {__type__: 'update'})")
     sweep_safely(demo)  # delete_cache's sweep survives concurrent uploads, and takes their folders too
     keep_active_sessions(demo)  # a flood of new sessions no longer drops a busy session's results
     return demo

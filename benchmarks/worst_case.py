@@ -12,7 +12,14 @@ in 3, 12 and 13 touching digits or 12 apart; random walks of long and of 1 px st
 side; a plain 12-digit number. Then the costliest, four at once, and a correction of it (the page's Send
 button, which draws the record's PNG).
 
-Targets: the costliest at most 10x a plain digit's CPU; peak RSS growth at most 100 MB per request.
+Then bodies over the server's cap (issue 43, `space.http_guard`): queue/join bodies of 1.5, 5 and 20 MB of
+`[]` strokes, each from a new session, with a length header and (5 MB) chunked without one: each one's
+cost next to a plain digit and its answer; the RSS that four new sessions of 5 MB bodies add; and a plain
+reading's wall time while another client sends 20 MB bodies back to back, next to its time alone.
+
+Targets: the costliest drawing at most 10x a plain digit's CPU; peak RSS growth at most 100 MB per request.
+Bodies: each at most 2x a plain digit's CPU and answered 413; four 5 MB sessions add at most 60 MB; a plain
+reading during 20 MB bodies at most 2x its time alone.
 
 With --before REV, also what bounding the cost changed in how real drawings are read: the dev digits of
 ../shared/data/pen_digits.npz, placed on the pad as the app and training place them (`on_pad`), as
@@ -21,13 +28,14 @@ whole (`frame_strokes(parse_strokes(...))`, the training path) and split as the 
 mnist_sketch of git revision REV and by this tree, each in a process of its own: the inputs' largest and
 mean absolute difference, the readings that change with the bundled model, and the CPU per drawing split.
 
-    python benchmarks/worst_case.py [--repeats 5] [--before REV [--every 1] [--skip-cost]]
+    python benchmarks/worst_case.py [--repeats 5] [--bodies-only] [--before REV [--every 1] [--skip-cost]]
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import json
 import os
 import pickle
@@ -55,7 +63,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 PEN_DIGITS = ROOT.parent / "shared" / "data" / "pen_digits.npz"
 REQUEST_TIMEOUT_S = 600
 CPU_TARGET, RSS_TARGET_MB = 10.0, 100.0
-CORRECTION = "1234567890"  # an answer no payload here is read as
+CORRECTION = "1234567890"  # an answer no payload here is read as (the next ones too: one is kept per answer)
+BODY_MB = (1.5, 5, 20)  # bodies over the cap
+BODY_CPU_TARGET, BODY_RSS_TARGET_MB, DELAY_TARGET = 2.0, 60.0, 2.0
 
 
 def zigzag(box: tuple[float, float, float, float], points: int, up: bool = False, phase: int = 0) -> list:
@@ -152,11 +162,13 @@ class Server:
 
     def call(self, api_name: str, data: list, session: str | None = None) -> dict:
         """One event through Gradio's queue over HTTP, as any client may send it: its output
-        ({"data": [...]} or {"error": message})."""
+        ({"data": [...]} or {"error": message}; a body over the server's cap is answered 413 at once)."""
         session = session or uuid.uuid4().hex[:12]
         joined = httpx.post(self.url + "gradio_api/queue/join", timeout=REQUEST_TIMEOUT_S,
                             json={"data": data, "fn_index": self.endpoints[api_name], "session_hash": session,
                                   "event_data": None, "trigger_id": None})
+        if joined.status_code == 413:  # over the server's body cap: refused before it is read
+            return {"error": f"HTTP 413: {joined.json().get('detail', '')}"}
         joined.raise_for_status()
         with httpx.stream("GET", self.url + "gradio_api/queue/data", params={"session_hash": session},
                           timeout=REQUEST_TIMEOUT_S) as stream:
@@ -212,12 +224,13 @@ def cost(server: Server, rounds: int, send: Callable[[str], dict], at_once: int 
     return Cost(statistics.median(cpu), statistics.median(wall), max(peak), *answer_of(outputs[0]))
 
 
-def measure_cost(repeats: int) -> None:
-    """Part 1: every payload through the app, next to a plain digit."""
+def measure_cost(repeats: int, drawings: bool = True) -> None:
+    """Part 1: every payload through the app (only the bodies over the cap without `drawings`), next to a plain
+    digit."""
     from mnist_sketch.example_digits import pad_value
     from mnist_sketch.strokes import MAX_CANVAS_SIDE, MAX_POINTS, MAX_STROKES, MAX_TOTAL_POINTS
 
-    candidates = {"plain digit (the baseline)": pad_value("7"), **payloads()}
+    candidates = {"plain digit (the baseline)": pad_value("7"), **(payloads() if drawings else {})}
     print(f"Server CPU per request (user + system, all threads), the median of {repeats} rounds (the baseline's "
           f"of 10 requests each); peak RSS growth, the largest; {os.cpu_count()} CPUs. Limits: {MAX_STROKES} strokes x "
           f"{MAX_POINTS:,} points, {MAX_TOTAL_POINTS:,} points in all, {MAX_CANVAS_SIDE:,} px canvas.\n")
@@ -237,6 +250,8 @@ def measure_cost(repeats: int) -> None:
             for name, row in [("plain digit (the baseline)", plain), *sorted(rows.items(), key=lambda r: -r[1].cpu_s)]:
                 print(line.format(name, sum(map(len, candidates[name]["strokes"])), row.cpu_s, row.cpu_s / plain.cpu_s,
                                   row.wall_s, row.peak_mb, row.answer[:60]))
+            if not drawings:
+                return measure_bodies(server, plain, reading(candidates["plain digit (the baseline)"]), repeats)
             read = {name: row for name, row in rows.items() if not row.refused}
             worst, refused = max(read, key=lambda n: read[n].cpu_s), max(rows, key=lambda n: rows[n].cpu_s)
             print()
@@ -245,9 +260,13 @@ def measure_cost(repeats: int) -> None:
                 print(f"{name}, 4 at once: {four.cpu_s:.3f} CPU s each, {four.wall_s:.2f} s wall for the 4, "
                       f"peak RSS +{four.peak_mb:.1f} MB")
             if "correct" in server.endpoints:  # the page's Send button, after a reading in the same session
+                answers = (str(int(CORRECTION) + k) for k in itertools.count())  # a new answer each: a record
+
+                def correct(session: str) -> dict:
+                    return server.call("correct", [None, next(answers)], session)
+
                 for name in ("plain digit (the baseline)", worst):
-                    fixed = cost(server, repeats, lambda session: server.call("correct", [None, CORRECTION], session),
-                                 prepare=reading(candidates[name]))
+                    fixed = cost(server, repeats, correct, prepare=reading(candidates[name]))
                     records = sorted(server.feedback.glob("*.json"), key=lambda p: p.stat().st_mtime)
                     size = records[-1].stat().st_size / 1e3 if records else float("nan")
                     print(f"a correction of {name}: {fixed.cpu_s:.3f} CPU s ({fixed.cpu_s / plain.cpu_s:.1f}x a plain "
@@ -260,8 +279,164 @@ def measure_cost(repeats: int) -> None:
                   f"{'met' if ratio <= CPU_TARGET else 'MISSED'}); costliest refused: {refused}: "
                   f"{rows[refused].cpu_s / plain.cpu_s:.1f}x; largest peak RSS growth {peak:.1f} MB (target "
                   f"{RSS_TARGET_MB:g}: {'met' if peak <= RSS_TARGET_MB else 'MISSED'})")
+            measure_bodies(server, plain, reading(candidates["plain digit (the baseline)"]), repeats)
         finally:
             server.close()
+
+
+def empty_strokes_body(megabytes: float, session: str) -> bytes:
+    """A queue/join of about `megabytes` MB: one pad value of `[]` strokes, which Gradio used to parse, walk
+    and keep in the session."""
+    count = int(megabytes * 2**20) // 3
+    value = '{"width": 900, "height": 600, "strokes": [' + ",".join(["[]"] * count) + "]}"
+    return ('{"data": [' + value + '], "fn_index": 0, "session_hash": "' + session + '"}').encode()
+
+
+class AnotherClient:
+    """A client in a process of its own that sends `megabytes` MB bodies to queue/join: one as it is told
+    (`send_one`), or one after another (`flood` ... `stop_flood`); or, for a control, one to a sink of its own
+    that reads it and answers 413 as the app does (`send_one_to_sink`): the same work for this machine,
+    none for the app."""
+
+    SCRIPT = """
+import socket, sys, threading, httpx
+sys.path.insert(0, sys.argv[3])
+from worst_case import empty_strokes_body
+body, url = empty_strokes_body(float(sys.argv[2]), "another-client"), sys.argv[1] + "gradio_api/queue/join"
+def send(to=url):
+    httpx.post(to, content=body, headers={"Content-Type": "application/json"}, timeout=600)
+sink = socket.create_server(("127.0.0.1", 0))
+def serve_sink():
+    while True:
+        connection, _ = sink.accept()
+        with connection:
+            data = b""
+            while b"\\r\\n\\r\\n" not in data:
+                data += connection.recv(65536)
+            head, rest = data.split(b"\\r\\n\\r\\n", 1)
+            fields = dict(line.lower().split(b":", 1) for line in head.split(b"\\r\\n")[1:])
+            left = int(fields[b"content-length"]) - len(rest)
+            while left > 0 and (chunk := connection.recv(65536)):
+                left -= len(chunk)
+            connection.sendall(b"HTTP/1.1 413 Payload Too Large\\r\\ncontent-length: 2\\r\\n"
+                               b"connection: close\\r\\n\\r\\n{}")
+threading.Thread(target=serve_sink, daemon=True).start()
+sink_url = "http://127.0.0.1:%d/" % sink.getsockname()[1]
+print("ready", flush=True)
+for line in sys.stdin:
+    if line.strip() in ("one", "sink"):
+        send(url if line.strip() == "one" else sink_url)
+        print("sent", flush=True)
+    elif line.strip() == "flood":
+        stop, count = threading.Event(), [0]
+        def flood():
+            while not stop.is_set():
+                send()
+                count[0] += 1
+        thread = threading.Thread(target=flood)
+        thread.start()
+        sys.stdin.readline()
+        stop.set()
+        thread.join()
+        print(count[0], flush=True)
+"""
+
+    def __init__(self, url: str, megabytes: float):
+        self.process = subprocess.Popen([sys.executable, "-c", self.SCRIPT, url, str(megabytes),
+                                         str(Path(__file__).parent)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        text=True)
+        assert self.process.stdout.readline().strip() == "ready"
+
+    def _say(self, line: str) -> None:
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+
+    def send_one(self) -> Callable[[], None]:
+        """Start sending one body to the app; a function that waits until it is answered."""
+        self._say("one")
+        return lambda: self.process.stdout.readline()
+
+    def send_one_to_sink(self) -> Callable[[], None]:
+        """Start sending one body to the sink; a function that waits until it is answered."""
+        self._say("sink")
+        return lambda: self.process.stdout.readline()
+
+    def flood(self) -> None:
+        self._say("flood")
+        time.sleep(0.5)
+
+    def stop_flood(self) -> int:
+        """Stop the flood: how many bodies were sent."""
+        self._say("stop")
+        return int(self.process.stdout.readline())
+
+    def __enter__(self) -> AnotherClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+
+def timed_reading(read_plain: Callable[[str], dict], beside: Callable[[], Callable[[], None]] | None = None) -> float:
+    """A plain reading's wall seconds in a new session, alone or as `beside()` starts another client's body."""
+    wait = beside() if beside else None
+    start = time.perf_counter()
+    read_plain(uuid.uuid4().hex[:12])
+    took = time.perf_counter() - start
+    if wait:
+        wait()
+    return took
+
+
+def measure_bodies(server: Server, plain: Cost, read_plain: Callable[[str], dict], repeats: int) -> None:
+    """Part 1b: bodies over the cap, as a client sends them, next to a plain digit's reading."""
+    bodies: dict[str, bytes] = {}
+
+    def post(megabytes: float, chunked: bool = False) -> Callable[[str], dict]:
+        def send(session: str) -> dict:
+            body = bodies.pop(session)
+            content = (body[k : k + 65536] for k in range(0, len(body), 65536)) if chunked else body
+            response = httpx.post(server.url + "gradio_api/queue/join", content=content, timeout=REQUEST_TIMEOUT_S,
+                                  headers={"Content-Type": "application/json"})
+            detail = response.json().get("detail", "") if response.status_code != 200 else ""
+            return {"error": f"HTTP {response.status_code}: {detail}"} if detail else {"data": [response.text]}
+        return send
+
+    def prepare(megabytes: float) -> Callable[[str], None]:
+        return lambda session: bodies.__setitem__(session, empty_strokes_body(megabytes, session))
+
+    print(f"\nBodies over the cap, each from a new session ({repeats} rounds), next to the plain digit's "
+          f"{plain.cpu_s:.3f} CPU s:")
+    ratios = []
+    for megabytes, chunked in [*((mb, False) for mb in BODY_MB), (5, True)]:
+        row = cost(server, repeats, post(megabytes, chunked), prepare=prepare(megabytes))
+        ratios.append(row.cpu_s / plain.cpu_s)
+        print(f"  {megabytes:>4g} MB{' chunked, no length' if chunked else '':<19} {row.cpu_s:.3f} CPU s "
+              f"({ratios[-1]:.1f}x), {row.wall_s:.2f} s wall, peak RSS +{row.peak_mb:.1f} MB: {row.answer[:70]}")
+    before = server.memory_mb("VmRSS")
+    for _ in range(4):
+        session = uuid.uuid4().hex[:12]
+        prepare(5)(session)
+        post(5)(session)
+    added = server.memory_mb("VmRSS") - before
+    with AnotherClient(server.url, 20) as other:
+        # In turn, so that what else the machine runs weighs on the three alike.
+        times = [[timed_reading(read_plain, beside) for beside in (None, other.send_one, other.send_one_to_sink)]
+                 for _ in range(5 * repeats)]
+        alone, during, control = (statistics.median(column) for column in zip(*times))
+        other.flood()
+        flooded = statistics.median(timed_reading(read_plain) for _ in range(5 * repeats))
+        sent = other.stop_flood()
+    print(f"  four new sessions of 5 MB bodies: RSS +{added:.1f} MB (target {BODY_RSS_TARGET_MB:g}: "
+          f"{'met' if added <= BODY_RSS_TARGET_MB else 'MISSED'})")
+    print(f"  a plain reading, median of {5 * repeats}: {alone:.3f} s alone, {during:.3f} s as another client sends a "
+          f"20 MB body ({during / alone:.2f}x, target {DELAY_TARGET:g}x: "
+          f"{'met' if during <= DELAY_TARGET * alone else 'MISSED'}), {control:.3f} s ({control / alone:.2f}x) as it "
+          f"sends one to a sink of its own (the machine's share); {flooded:.3f} s ({flooded / alone:.2f}x) while it "
+          f"sends them back to back to the app ({sent} in all); load average {os.getloadavg()[0]:.1f}")
+    print(f"  costliest body: {max(ratios):.1f}x a plain digit (target {BODY_CPU_TARGET:g}x: "
+          f"{'met' if max(ratios) <= BODY_CPU_TARGET else 'MISSED'})")
 
 
 # Part 2: what the bound changed on real drawings.
@@ -378,13 +553,14 @@ def main() -> int:
     parser.add_argument("--before", help="a git revision whose rendering to compare this tree's with, on real drawings")
     parser.add_argument("--every", type=int, default=1, help="with --before: every n-th dev digit")
     parser.add_argument("--skip-cost", action="store_true", help="with --before: only compare the renderings")
+    parser.add_argument("--bodies-only", action="store_true", help="of the costs, only the bodies over the cap")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         frame_and_split(args.worker, args.every)
         return 0
     if not args.skip_cost:
-        measure_cost(args.repeats)
+        measure_cost(args.repeats, drawings=not args.bodies_only)
     if args.before:
         measure_change(args.before, args.every)
     return 0

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import keras
+import numpy as np
 
 INPUT_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
@@ -41,9 +42,10 @@ def load_weights_file(build: Callable[[], keras.Model], path: str | Path, what: 
     """`build()` with its weights loaded from the file at `path`.
 
     Only weights are read, so a file can never run code of its own (unlike
-    deserialising a whole model). Any file that is missing, corrupt or holds
-    another architecture raises `ModelFileError` naming the file (`what` names the
-    model, `expected` the file that was expected).
+    deserialising a whole model). Any file that is missing, corrupt, holds
+    another architecture or weights that are not finite numbers (NaN or infinity:
+    every reading would be NaN) raises `ModelFileError` naming the file (`what`
+    names the model, `expected` the file that was expected).
     """
     path = Path(path)
     if not path.is_file():
@@ -55,6 +57,10 @@ def load_weights_file(build: Callable[[], keras.Model], path: str | Path, what: 
         raise ModelFileError(
             f"Cannot load {what} weights from {path}: {exc.__class__.__name__}: {exc}. Expected {expected}."
         ) from exc
+    not_finite = sum(int(np.size(w) - np.isfinite(w).sum()) for w in model.get_weights())
+    if not_finite:
+        raise ModelFileError(f"Cannot load {what} weights from {path}: {not_finite:,} of its weights are not finite "
+                             f"numbers (NaN or infinity), so it cannot read anything. Expected {expected}.")
     return model
 
 

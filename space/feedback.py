@@ -22,13 +22,17 @@ what the model read; at most so many per visitor's address and so many in all.
     FEEDBACK_EVERY_MINUTES   minutes between two syncs, a fraction allowed (default 5)
     FEEDBACK_ADDRESS_LIMIT   corrections per visitor's address per 10 minutes (default 30)
     FEEDBACK_GLOBAL_LIMIT    corrections from everyone per hour (default 300)
-    FEEDBACK_TRUST_FORWARDED whether the visitor's address is X-Forwarded-For's first hop, set by a proxy in
+    FEEDBACK_TRUST_FORWARDED whether the visitor's address is taken from X-Forwarded-For, set by a proxy in
                              front of the app (default: on a Space, where SPACE_ID is set; else the connection's)
+
+A drawing is kept once per answer: a correction whose strokes and answer are those of one kept before (from
+any session) is counted, not stored again (its record's name is their content hash).
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import ipaddress
 import json
@@ -79,6 +83,15 @@ BUSY = "Many corrections are arriving at the moment: please try again later."
 PAUSED = ("Corrections are paused for now: the server holds as many as it can keep until they are collected. "
           "Thank you all the same.")
 NOT_SAVED = "Sorry, the correction could not be saved (the server's disk): please try again later."
+REPEATED = "Thank you: this drawing was corrected to the same answer before, and is counted once more."
+CORRECTED = (SAVED, ALREADY, REPEATED)  # the answers after which the drawing takes no other correction
+
+# The networks of proxies in front of the app, whose hops in X-Forwarded-For are skipped: private, shared
+# (carrier-grade NAT), loopback and link-local addresses. A Space's proxy connects from one (the app sees a
+# 10.x address) and appends the address it saw to the header; anything left of that the client wrote itself.
+PROXY_NETWORKS = tuple(ipaddress.ip_network(network) for network in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+    "::1/128", "fc00::/7", "fe80::/10"))
 
 
 def parse_answer(text: str | None) -> str | None:
@@ -100,6 +113,33 @@ def _refusal(text: str | None) -> str:
     return BAD_ANSWER
 
 
+def forwarded_client(header: str) -> str:
+    """The visitor's address in an X-Forwarded-For header ("client, proxy1, proxy2"), as the proxies in front
+    of the app saw it: the right-most hop that is not on a PROXY_NETWORKS address, or the right-most hop when all
+    are (each proxy appends the address it saw, so a client can only write hops left of the true one)."""
+    hops = [hop.strip() for hop in header.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        ip = _ip(hop)
+        if ip is None or not any(ip in network for network in PROXY_NETWORKS):
+            return hop
+    return hops[-1] if hops else ""
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address in `text` ("203.0.113.9", "203.0.113.9:4711", "[2001:db8::1]:443", "2001:db8::1"), or None."""
+    host = text[1:].split("]")[0] if text.startswith("[") else text.rsplit(":", 1)[0] if text.count(":") == 1 else text
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
+def drawing_digest(strokes: Strokes, answer: str) -> str:
+    """The content hash of a correction: its strokes (as kept, canonical JSON) and its answer; 32 hex digits."""
+    data = json.dumps(strokes.to_json(), sort_keys=True, separators=(",", ":")) + "\n" + answer
+    return hashlib.sha256(data.encode()).hexdigest()[:32]
+
+
 def model_record(source: ModelSource) -> dict[str, Any]:
     """Where the model came from: the Hub repo and commit, or the bundled or a local file and its date."""
     if source.origin == "hub":
@@ -118,7 +158,7 @@ class ReadDrawing:
     """A drawing the server read for a session, as a correction keeps it; the app holds the last one in the
     session's gr.State, so a correction is always of what the server read, never of a payload sent with it."""
 
-    id: str  # the record's id if it is corrected
+    id: str  # this reading (a new one each time the drawing is read): a reading takes one correction
     strokes: Strokes  # at most MAX_TOTAL_POINTS (parse_strokes), so a session's gr.State stays small
     read_as: tuple[tuple[str, float], ...]  # the model's top 3
     inputs: np.ndarray  # (digits, 28, 28) uint8, the images the model saw
@@ -162,8 +202,9 @@ class FeedbackStore:
     def __init__(self, folder: Path = DEFAULT_DIR, max_records: int = DEFAULT_MAX,
                  address_limit: int = DEFAULT_ADDRESS_LIMIT, global_limit: int = DEFAULT_GLOBAL_LIMIT,
                  trust_forwarded: bool = False, pen_width: float = 20):
-        """`trust_forwarded`: the visitor's address is X-Forwarded-For's first hop (only behind a proxy that
-        sets it: a client could send any); otherwise the connection's."""
+        """`trust_forwarded`: the visitor's address is the one the proxy in front of the app added to
+        X-Forwarded-For (`forwarded_client`; only behind a proxy that sets it: a client could send any);
+        otherwise the connection's."""
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.max_records, self.trust_forwarded, self.pen_width = max_records, trust_forwarded, pen_width
@@ -172,6 +213,8 @@ class FeedbackStore:
         self.scheduler: Any | None = None  # the CommitScheduler syncing the folder, set by start_sync
         self._count = sum(1 for _ in self.folder.glob(RECORD_PATTERN))
         self._corrected: OrderedDict[str, None] = OrderedDict()  # ids of drawings corrected, oldest first
+        # Content hashes of the corrections kept (drawing_digest, the records' names) -> times corrected so.
+        self._kept: OrderedDict[str, int] = OrderedDict((path.stem, 1) for path in self.folder.glob(RECORD_PATTERN))
         self._paused_logged = False  # "corrections are paused" is logged once, not for every refusal
         self._lock = threading.Lock()
 
@@ -179,15 +222,19 @@ class FeedbackStore:
     def count(self) -> int:
         return self._count
 
+    def times_corrected(self, strokes: Strokes, answer: str) -> int:
+        """How many corrections of `strokes` to `answer` this store was sent since it started (0: none kept)."""
+        with self._lock:
+            return self._kept.get(drawing_digest(strokes, answer), 0)
+
     def address_of(self, request: Any) -> str:
-        """The address whose corrections `request` (a gr.Request) counts as: the connection's host, or
-        X-Forwarded-For's first hop when trusted; an IPv6 address counts as its /64 network, what one
-        subscriber usually holds."""
+        """The address whose corrections `request` (a gr.Request) counts as: the connection's host, or the
+        address the proxy in front added to X-Forwarded-For when trusted (`forwarded_client`); an IPv6 address
+        counts as its /64 network, what one subscriber usually holds."""
         forwarded = (request.headers.get("x-forwarded-for") or "") if self.trust_forwarded else ""
-        host = forwarded.split(",")[0].strip() or (request.client.host if request.client else "")
-        try:
-            ip = ipaddress.ip_address(host)
-        except ValueError:
+        host = forwarded_client(forwarded) or (request.client.host if request.client else "")
+        ip = _ip(host)
+        if ip is None:
             return host[:64] or "unknown"
         if isinstance(ip, ipaddress.IPv6Address):
             return str(ip.ipv4_mapped or ipaddress.ip_network(f"{ip}/64", strict=False))
@@ -199,7 +246,7 @@ class FeedbackStore:
 
         Nothing is stored for a bad answer, no drawing, one too long, an answer equal to what the model read, a
         drawing corrected already, an address or everyone over the rate limit, or a full folder that cannot
-        make room.
+        make room; a correction equal to one kept (drawing_digest) is counted, not stored again.
         """
         answer = parse_answer(answer_text)
         if answer is None:
@@ -227,21 +274,30 @@ class FeedbackStore:
             self._corrected[drawing.id] = None
             if len(self._corrected) > CORRECTED_REMEMBERED:
                 self._corrected.popitem(last=False)
+            digest = drawing_digest(drawing.strokes, answer)
+            repeats = self._kept.get(digest, 0)
+            self._kept[digest] = repeats + 1
+            self._kept.move_to_end(digest)
+            if repeats:
+                return REPEATED
+            if len(self._kept) > CORRECTED_REMEMBERED:
+                self._kept.popitem(last=False)
             self._count += 1
         try:
-            self._write(self._record(drawing, answer, source))
+            self._write(self._record(digest, drawing, answer, source))
         except OSError as exc:
             log.error("Could not save a correction in %s: %s", self.folder, exc)
             with self._lock:
                 self._count -= 1
                 del self._corrected[drawing.id]
+                self._kept.pop(digest, None)
             return NOT_SAVED
         return SAVED
 
-    def _record(self, drawing: ReadDrawing, answer: str, source: ModelSource) -> dict[str, Any]:
-        """The JSON record of a correction; nothing in it is about the visitor."""
+    def _record(self, digest: str, drawing: ReadDrawing, answer: str, source: ModelSource) -> dict[str, Any]:
+        """The JSON record of a correction, named by its `digest`; nothing in it is about the visitor."""
         return {
-            "id": drawing.id,
+            "id": digest,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "answer": answer,
             "read_as": [{"text": text, "probability": round(p, 6)} for text, p in drawing.read_as],

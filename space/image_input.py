@@ -22,6 +22,8 @@ from gradio.data_classes import FileData, GradioModel, GradioRootModel
 from gradio.exceptions import InvalidPathError
 from pydantic import ConfigDict, Field, ValidationError
 
+from space.plain_error import plain_error
+
 SKETCHPAD_KEYS = ("background", "layers", "composite")
 NO_IMAGE = ('No image was sent: send an image file (handle_file("digit.png")) '
             'or a Sketchpad value {"composite": handle_file("digit.png")}.')
@@ -56,18 +58,15 @@ class ImageOrSketchpad(GradioRootModel):
         if isinstance(obj, (FileData, SketchpadValue)):
             return cls(root=obj)
         if not isinstance(obj, dict):
-            raise _error(f"Expected an image file or a Sketchpad value, got {type(obj).__name__} {str(obj)[:40]!r}.")
+            raise plain_error(f"Expected an image file or a Sketchpad value, got {type(obj).__name__} "
+                              f"{str(obj)[:40]!r}.")
         if "path" in obj or "meta" in obj:
             return cls(root=_validate(FileData, obj, "The file", kwargs))
         if not obj or not set(obj) & set(SKETCHPAD_KEYS):
-            raise _error(NO_IMAGE if not obj else
-                         f"Expected an image file or a Sketchpad value {{{', '.join(SKETCHPAD_KEYS)}}}; "
-                         f"got a dict with keys {sorted(obj)}.")
+            raise plain_error(NO_IMAGE if not obj else
+                              f"Expected an image file or a Sketchpad value {{{', '.join(SKETCHPAD_KEYS)}}}; "
+                              f"got a dict with keys {sorted(obj)}.")
         return cls(root=_validate(SketchpadValue, obj, "The Sketchpad value", kwargs))
-
-
-def _error(message: str) -> gr.Error:
-    return gr.Error(message, print_exception=False)
 
 
 def _validate(model: type[GradioModel], obj: dict, what: str, kwargs: dict) -> Any:
@@ -79,9 +78,9 @@ def _validate(model: type[GradioModel], obj: dict, what: str, kwargs: dict) -> A
         where = ".".join(str(part) for part in problem["loc"] if part not in ("FileData", "function-after"))
         where = f"{what}'s {where!r}" if where else what
         if "meta" in problem["msg"]:  # a file reference made by hand, not by the client's upload
-            raise _error(NOT_UPLOADED.format(where=where)) from None
-        raise _error(f"{where}: {problem['msg']} (got {str(problem.get('input'))[:40]!r}). "
-                     'Files must be sent as handle_file("digit.png").') from None
+            raise plain_error(NOT_UPLOADED.format(where=where)) from None
+        raise plain_error(f"{where}: {problem['msg']} (got {str(problem.get('input'))[:40]!r}). "
+                          'Files must be sent as handle_file("digit.png").') from None
 
 
 class ImageInput(gr.Image):
@@ -94,7 +93,7 @@ class ImageInput(gr.Image):
     def preprocess(self, payload: ImageOrSketchpad | None) -> str | dict[str, Any]:
         """A file's local path, or {"composite", "layers", "background"} with local paths (or None)."""
         if payload is None:
-            raise _error(NO_IMAGE)
+            raise plain_error(NO_IMAGE)
         value = payload.root
         if isinstance(value, FileData):
             return value.path
@@ -119,4 +118,4 @@ class UploadedFilesOnly(gr.Blocks):
         try:
             return await super().preprocess_data(*args, **kwargs)
         except InvalidPathError as exc:
-            raise _error(NEVER_UPLOADED) from exc
+            raise plain_error(NEVER_UPLOADED) from exc

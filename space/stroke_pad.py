@@ -24,6 +24,7 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
+from space.plain_error import plain_error
 from mnist_sketch.strokes import MAX_POINTS, MAX_STROKES, InvalidStrokes, Strokes, parse_strokes
 
 # A stroke is always sent when the pen is lifted. A long one (a number in one stroke, a slow hand) is
@@ -37,7 +38,10 @@ NARROW_SCREEN = "(max-width: 640px)"
 
 # A function of the props only: the script changes props (value, blank, picked, the canvas's size) and
 # Gradio re-renders this in place, keeping the elements (and so the focus on a button). `blank`: no ink at
-# all, not even a stroke being drawn; `picked`: the example the pad shows untouched, or -1.
+# all, not even a stroke being drawn; `picked`: the example the pad shows untouched, or -1. It shows none of
+# the value a client sends: Gradio fills a template with Handlebars, then evaluates the result as a JavaScript
+# template literal, so only the server's own props (numbers, booleans, the examples' labels and SVG paths,
+# which hold no "${" or backtick) may go in it.
 HTML_TEMPLATE = """
 <div class="stroke-pad">
   <div class="pad-paper">
@@ -162,7 +166,7 @@ class StrokePad(gr.HTML):
         try:
             return parse_strokes(payload)
         except InvalidStrokes as exc:
-            raise gr.Error(str(exc), print_exception=False) from exc
+            raise plain_error(str(exc)) from exc
 
     def postprocess(self, value: Strokes | dict | None) -> dict | None:
         """Strokes, or a value in the pad's JSON form, -> the pad's JSON value."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import json
 import subprocess
 import sys
@@ -56,15 +57,24 @@ def client(app_url):
 
 def raw_call(app_url: str, api_name: str, data: list, session: str | None = None,
              headers: dict[str, str] | None = None) -> dict:
-    """One event through Gradio's queue over plain HTTP: the `output` of its process_completed message.
-    `session`: the session hash to send (a new one by default); `headers`: more request headers."""
+    """One event through Gradio's queue over plain HTTP: the `output` of its process_completed message, or
+    {"error": sentence, "status": 413} for a body over the server's cap. `session`: the session hash to send (a
+    new one by default); `headers`: more request headers."""
     config = httpx.get(app_url + "config").json()
     fn_index = next(i for i, d in enumerate(config["dependencies"]) if d.get("api_name") == api_name)
+    return call_event(app_url, fn_index, data, session, headers)
+
+
+def call_event(app_url: str, fn_index: int, data: list, session: str | None = None,
+               headers: dict[str, str] | None = None) -> dict:
+    """`raw_call` of the event `fn_index` (its index in /config's dependencies)."""
     session = session or uuid.uuid4().hex[:12]
     joined = httpx.post(app_url + "gradio_api/queue/join",
                         content=json.dumps({"data": data, "fn_index": fn_index, "session_hash": session,
                                             "event_data": None, "trigger_id": None}),
                         headers={"Content-Type": "application/json", **(headers or {})})
+    if joined.status_code == 413:  # a body over the server's cap (space.http_guard), never read
+        return {"error": joined.json()["detail"], "status": 413}
     assert joined.status_code == 200, joined.text
     with httpx.stream("GET", app_url + "gradio_api/queue/data", params={"session_hash": session},
                       timeout=60) as stream:
@@ -311,6 +321,35 @@ def test_a_model_file_with_a_lambda_layer_never_runs_its_code(tmp_path):
     assert not marker.exists()
 
 
+def nan_model_file(path: Path, number_model: bool = False) -> Path:
+    """The digit model (or the number reader) saved with one weight NaN: every reading of it would be NaN."""
+    from mnist_sketch.model import build_model
+    from mnist_sketch.number_model import build_number_model
+
+    model = (build_number_model if number_model else build_model)()
+    weights = model.get_weights()
+    weights[-1] = weights[-1].copy()
+    weights[-1][0] = np.nan
+    model.set_weights(weights)
+    model.save(path)
+    return path
+
+
+def test_a_model_with_nan_weights_is_refused_like_a_corrupt_one(tmp_path, caplog):
+    from mnist_sketch.model import ModelFileError, load_model_file
+    from mnist_sketch.model_source import BUNDLED_DIR, ModelSource, load_number_model
+
+    with pytest.raises(ModelFileError, match=r"1 of its weights are not finite numbers \(NaN or infinity\)"):
+        load_model_file(nan_model_file(tmp_path / "mnist.h5"))
+    nan_numbers = nan_model_file(tmp_path / "numbers.h5", number_model=True)
+    source = ModelSource(tmp_path / "mnist.h5", "local", number_path=nan_numbers)
+    with caplog.at_level("WARNING"):
+        reader = load_number_model(source)  # the bundled number reader instead, after a warning naming the file
+    assert reader is not None and np.isfinite(np.concatenate([w.ravel() for w in reader.get_weights()])).all()
+    assert any(str(nan_numbers) in r.getMessage() and "not finite" in r.getMessage() for r in caplog.records)
+    assert (BUNDLED_DIR / "numbers.h5").is_file()
+
+
 def test_the_footer_never_shows_a_server_path():
     import app
 
@@ -331,12 +370,22 @@ def correcting_app(tmp_path: Path, **store_options) -> Iterator[tuple[str, Feedb
         yield url, store
 
 
+SHIFTS = itertools.count(1)  # each script drawing moved one more pixel: a new drawing, never a repeat
+
+
+def shifted(value: dict, shift: float) -> dict:
+    """A pad value with every point moved `shift` px right."""
+    return {**value, "strokes": [[[x + shift, y] for x, y in stroke] for stroke in value["strokes"]]}
+
+
 def read_then_correct(app_url: str, answer: str = "1", session: str | None = None, drawing: str = "7",
-                      headers: dict[str, str] | None = None) -> str:
+                      headers: dict[str, str] | None = None, shift: float | None = None) -> str:
     """What a script does for each correction: a reading in a session of its choosing, then a correction in
-    that session; the correction's answer."""
+    that session; the correction's answer. The drawing is `drawing`'s example moved `shift` px right, by
+    default a new drawing each call (a drawing and answer sent before are counted, not kept again)."""
     session = session or uuid.uuid4().hex[:12]
-    assert raw_call(app_url, "predict_strokes", [pad_value(drawing)], session, headers)["data"][0]["label"] == drawing
+    value = shifted(pad_value(drawing), next(SHIFTS) % 300 if shift is None else shift)
+    assert raw_call(app_url, "predict_strokes", [value], session, headers)["data"][0]["label"] == drawing
     return raw_call(app_url, "correct", [None, answer], session, headers)["data"][0]
 
 
@@ -345,19 +394,39 @@ def kept(store: FeedbackStore) -> list[dict]:
 
 
 @pytest.mark.parametrize("forwarded_for", [
-    "198.51.100.{k}",  # a made-up address: not trusted from a client that is not a known proxy
-    "198.51.100.{k}, 203.0.113.9",  # a reverse proxy on this machine appended the address it saw
+    "198.51.100.{k}",  # a made-up address: no proxy is trusted unless FORWARDED_ALLOW_IPS names it
+    "198.51.100.{k}, 203.0.113.9",  # a reverse proxy on this machine, trusted, appended the address it saw
 ], ids=["connecting directly", "behind a local reverse proxy"])
 def test_a_script_rotating_session_hashes_and_forwarded_for_is_held_by_its_address(tmp_path, monkeypatch,
                                                                                     forwarded_for):
     # Gradio's uvicorn takes a client's address from X-Forwarded-For only when the connection comes from a
-    # trusted proxy (FORWARDED_ALLOW_IPS, loopback by default), and then the last hop no proxy added.
-    if forwarded_for.count(",") == 0:
-        monkeypatch.setenv("FORWARDED_ALLOW_IPS", "192.0.2.1")  # the tests' loopback client is not the proxy
+    # trusted proxy (FORWARDED_ALLOW_IPS: none unless set, space.http_guard), and then the last hop no trusted
+    # proxy added.
+    if forwarded_for.count(","):
+        monkeypatch.setenv("FORWARDED_ALLOW_IPS", "127.0.0.1")  # the operator says: my proxy is on loopback
     with correcting_app(tmp_path, address_limit=5) as (url, store):
         answers = [read_then_correct(url, headers={"X-Forwarded-For": forwarded_for.format(k=k)}) for k in range(8)]
     assert answers == [SAVED] * 5 + [TOO_FAST] * 3  # a new session and a new forwarded address each time
     assert len(kept(store)) == 5
+
+
+def test_forty_corrections_with_a_rotating_forwarded_for_from_one_address_save_thirty(tmp_path, monkeypatch):
+    """As a script on this machine sends them, to the app as `python app.py` configures it (uvicorn used to
+    trust any loopback client's X-Forwarded-For: 35 of 35 were saved)."""
+    monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)  # as a fresh `python app.py`
+    with correcting_app(tmp_path) as (url, store):  # FEEDBACK_ADDRESS_LIMIT's default, 30
+        answers = [read_then_correct(url, headers={"X-Forwarded-For": f"198.51.100.{k}"}) for k in range(40)]
+    assert answers.count(SAVED) == 30 and answers[30:] == [TOO_FAST] * 10 and len(kept(store)) == 30
+
+
+def test_behind_a_spaces_proxy_the_address_is_the_one_the_proxy_added(tmp_path):
+    """A Space's proxy appends the address it saw to what the client sent: the client writes the first hops."""
+    with correcting_app(tmp_path, address_limit=3, trust_forwarded=True) as (url, store):
+        rotating = [read_then_correct(url, headers={"X-Forwarded-For": f"203.0.113.{k}, 198.51.100.7"})
+                    for k in range(5)]
+        behind_inner_proxies = read_then_correct(url, headers={"X-Forwarded-For": "1.2.3.4, 198.51.100.8, 10.1.2.3"})
+    assert rotating == [SAVED] * 3 + [TOO_FAST] * 2 and behind_inner_proxies == SAVED
+    assert len(kept(store)) == 4
 
 
 def test_behind_a_trusted_proxy_each_address_and_everyone_are_limited(tmp_path):
@@ -375,11 +444,13 @@ def test_a_correction_is_of_the_sessions_own_last_reading_once(tmp_path):
         stranger = uuid.uuid4().hex[:12]  # a session that read nothing, sending a drawing of its own
         assert raw_call(url, "correct", [pad_value("3"), "8"], stranger)["data"][0] == NOTHING_DRAWN
         session = uuid.uuid4().hex[:12]
-        assert read_then_correct(url, "7", session) == SAME_AS_READ
-        assert read_then_correct(url, "７", session) == OTHER_DIGITS  # fullwidth
-        assert read_then_correct(url, "٧٣", session) == OTHER_DIGITS  # Arabic-Indic
+        assert read_then_correct(url, "7", session, shift=0) == SAME_AS_READ
+        assert read_then_correct(url, "７", session, shift=0) == OTHER_DIGITS  # fullwidth
+        assert read_then_correct(url, "٧٣", session, shift=0) == OTHER_DIGITS  # Arabic-Indic
         assert kept(store) == []
-        assert raw_call(url, "correct", [pad_value("3"), " 1 "], session)["data"] == [SAVED, ""]
+        status, answer_field, *buttons = raw_call(url, "correct", [pad_value("3"), " 1 "], session)["data"]
+        assert status == SAVED and answer_field["value"] == ""  # and the controls take no other answer:
+        assert [answer_field["interactive"], *(b["interactive"] for b in buttons)] == [False] * 12
         assert raw_call(url, "correct_4", [None], session)["data"][0] == ALREADY  # a quick digit, same drawing
         assert raw_call(url, "correct", [pad_value("5"), "6"], session)["data"][0] == ALREADY
         assert raw_call(url, "correct", [None, "2"], stranger)["data"][0] == NOTHING_DRAWN  # not another's
@@ -388,6 +459,17 @@ def test_a_correction_is_of_the_sessions_own_last_reading_once(tmp_path):
     assert first["answer"] == "1" and first["read_as"][0]["text"] == "7"  # the drawing read, not the payload's 3
     assert first["strokes"] == parse_strokes(pad_value("7")).to_json()
     assert second["answer"] == "2" and second["read_as"][0]["text"] == "3"
+
+
+def test_the_same_drawing_read_again_and_corrected_is_kept_once(tmp_path):
+    """A script reading one drawing again and again, each time in a new session, and correcting each reading:
+    one record (64 identical ones before)."""
+    from space.feedback import REPEATED
+
+    with correcting_app(tmp_path) as (url, store):
+        answers = [read_then_correct(url, "1", shift=0) for _ in range(6)]
+    assert answers == [SAVED] + [REPEATED] * 5 and len(kept(store)) == 1
+    assert store.times_corrected(parse_strokes(pad_value("7")), "1") == 6
 
 
 def test_a_full_store_without_a_hub_pauses_corrections(tmp_path):
@@ -538,3 +620,136 @@ def test_the_costliest_drawings_are_answered_within_seconds(app_url, monkeypatch
 def test_an_integer_beyond_any_float_gets_a_message(app_url, value, message):
     output = raw_call(app_url, "predict_strokes", [value])  # JSON allows integers of any length: here 401 digits
     assert message in (output.get("error") or ""), output
+
+
+# What a client sends never outlives its request or reaches another visitor (issue 43). The page side of the
+# reproduction (a deep link opened in a fresh browser) is in test_browser.py.
+
+def rss_mb() -> float:
+    """This process's resident memory (the tests serve the app in-process), from /proc."""
+    status = Path("/proc/self/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))) / 1024
+
+
+def join_body(app_url: str, body: bytes | Iterator[bytes], route: str = "gradio_api/queue/join") -> httpx.Response:
+    """POST `body` (bytes, or chunks sent without a length header) as JSON to `route`."""
+    return httpx.post(app_url + route, content=body, headers={"Content-Type": "application/json"}, timeout=120)
+
+
+def empty_strokes_body(size: int, session: str) -> bytes:
+    """A queue/join of about `size` bytes: a pad value of `[]` strokes, what Gradio used to parse, walk and keep."""
+    count = size // 3
+    value = '{"width": 900, "height": 600, "strokes": [' + ",".join(["[]"] * count) + "]}"
+    return ('{"data": [' + value + '], "fn_index": 0, "session_hash": "' + session + '"}').encode()
+
+
+@pytest.mark.parametrize("megabytes", [1.5, 5, 20])
+def test_a_large_body_is_refused_before_it_is_parsed(app_url, megabytes):
+    from space.http_guard import TOO_LARGE
+
+    response = join_body(app_url, empty_strokes_body(int(megabytes * 2**20), uuid.uuid4().hex[:12]))
+    assert response.status_code == 413 and response.json() == {"detail": TOO_LARGE}
+    assert top_digit(raw_call(app_url, "predict_strokes", [pad_value("7")])["data"][0]) == "7"
+
+
+@pytest.mark.parametrize("route", ["gradio_api/queue/join", "gradio_api/call/predict_strokes",
+                                   "gradio_api/run/predict_strokes", "gradio_api/api/predict_strokes",
+                                   "gradio_api/info"])
+def test_a_chunked_body_without_a_length_is_cut_on_every_route(app_url, route):
+    def chunks() -> Iterator[bytes]:  # 5 MB in 64 KB chunks; httpx sends them chunked: no Content-Length
+        yield b'{"data": [{"width": 900, "height": 600, "strokes": ['
+        for _ in range(80):
+            yield b"[]," * 21_845
+
+    response = join_body(app_url, chunks(), route)
+    assert response.status_code == 413, (route, response.status_code, response.text[:200])
+
+
+def test_the_largest_valid_drawing_still_fits_under_the_cap(app_url):
+    from mnist_sketch.strokes import MAX_POINTS, MAX_STROKES, MAX_TOTAL_POINTS
+    from space.http_guard import MAX_BODY_BYTES
+
+    rng = np.random.default_rng(0)
+    per_stroke = min(MAX_POINTS, MAX_TOTAL_POINTS // MAX_STROKES)
+    strokes = [(rng.random((per_stroke, 2)) * [899.0, 599.0] + 0.1234567891234567).tolist()
+               for _ in range(MAX_STROKES)]  # every coordinate with a float's full 17 digits
+    value = {"width": 900, "height": 600, "strokes": strokes}
+    assert len(json.dumps(value)) < MAX_BODY_BYTES
+    output = raw_call(app_url, "predict_strokes", [value])
+    assert output.get("data"), output
+
+
+def test_sessions_of_refused_bodies_keep_no_memory(app_url):
+    """Four new sessions sending 5 MB each: the server used to keep each one's parsed input (~125 MB each)."""
+    assert top_digit(raw_call(app_url, "predict_strokes", [pad_value("7")])["data"][0]) == "7"  # warmed up
+    before = rss_mb()
+    for _ in range(4):
+        session = uuid.uuid4().hex[:12]
+        assert join_body(app_url, empty_strokes_body(5 * 2**20, session)).status_code == 413
+    assert rss_mb() - before <= 60
+
+
+def test_uploads_keep_gradios_file_size_limit_and_are_not_cut_at_the_body_cap(client, tmp_path):
+    from space.http_guard import MAX_BODY_BYTES
+
+    path = tmp_path / "noisy-seven.png"  # a drawing with noise in its paper: over the body cap, under 10 MB
+    image = draw_digit(7, canvas=(1200, 1200), brush=60).astype(np.int16)
+    image += np.random.default_rng(2).integers(-3, 4, image.shape).astype(np.int16)
+    path.write_bytes(png(np.clip(image, 0, 255).astype(np.uint8)))
+    assert MAX_BODY_BYTES < path.stat().st_size < 10_000_000
+    assert top_digit(predict(client, plain_file(path))[0]) == "7"
+
+
+def test_no_deep_link_is_made(app_url):
+    from space.http_guard import NO_DEEP_LINKS
+
+    session = uuid.uuid4().hex[:12]
+    raw_call(app_url, "predict_strokes", [pad_value("7")], session)
+    for route in ("gradio_api/deep_link", "gradio_api/deep_link/"):
+        response = httpx.get(app_url + route, params={"session_hash": session})
+        assert response.status_code == 404 and response.json() == {"detail": NO_DEEP_LINKS}
+
+
+def test_gradio_still_serves_deep_links_where_the_guard_refuses_them(tmp_path):
+    """What space.http_guard guards against, in a plain Gradio app: if this fails, Gradio has moved or renamed
+    its deep links, and the guard must follow."""
+    import gradio as gr
+    from gradio.utils import get_upload_folder
+    from test_app import free_port
+
+    from space.http_guard import DEEP_LINK_PARAMETER, DEEP_LINK_ROUTE
+
+    with gr.Blocks() as plain:
+        text = gr.Textbox("what the server had", elem_id="text")
+        text.submit(lambda value: value, text, text, api_name="echo")
+    port = free_port()
+    plain.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        session = uuid.uuid4().hex[:12]
+        assert raw_call(url, "echo", ["sent by a script"], session)["data"] == ["sent by a script"]
+        link = httpx.get(url + DEEP_LINK_ROUTE.lstrip("/"), params={"session_hash": session})
+        assert link.status_code == 200 and link.json(), link.text
+        state = Path(get_upload_folder()) / "deep_links" / link.json() / "state.json"
+        assert "sent by a script" in state.read_text()
+        page = httpx.get(url, params={DEEP_LINK_PARAMETER: link.json()}).text
+        assert "sent by a script" in page  # the page's config carries the value a script sent
+    finally:
+        plain.close()
+
+
+def test_a_browser_only_event_sent_by_a_script_is_refused_and_keeps_nothing(app_url):
+    from space.http_guard import BROWSER_ONLY
+
+    config = httpx.get(app_url + "config").json()
+    browser_only = [i for i, d in enumerate(config["dependencies"]) if not d["backend_fn"] and d["inputs"]]
+    assert browser_only  # the label's change, which opens the correction controls
+    for fn_index in browser_only:
+        inputs = config["dependencies"][fn_index]["inputs"]
+        output = call_event(app_url, fn_index, ["<img src=x onerror=alert(1)>"] * len(inputs))
+        assert output.get("error") == BROWSER_ONLY, output
+
+
+def test_an_error_quoting_a_payload_is_plain_text(app_url):
+    output = raw_call(app_url, "predict", [{"<img src=x onerror=alert(1)>": 1}])
+    assert "&lt;img src=x onerror=alert(1)&gt;" in output["error"] and "<img" not in output["error"]

@@ -85,14 +85,15 @@ def browser():
         b.close()
 
 
-def open_app(browser, url: str, **context_options):
+def open_app(browser, url: str, query: str = "", **context_options):
+    """A new browser context's page at `url` + `query`, allowed to reach `url` only; (context, page, errors)."""
     context = browser.new_context(**context_options)
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(url) else route.abort())
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(url)
+    page.goto(url + query)
     page.locator(PAD).wait_for()
     return context, page, errors
 
@@ -538,3 +539,76 @@ def test_text_is_readable_and_the_ink_visible_in_either_theme(browser, app_url, 
     assert np.median(pixels) > 200 and (pixels < 60).mean() > 0.02
     assert errors == []
     context.close()
+
+
+# Issue 43's reproduction: a script sent markup as a component's value for a browser-only event, had Gradio
+# save the session as a deep link, and whoever opened /?deep_link=<id> ran its script.
+MARKUP = "<img src=x onerror=\"document.title='XSS:'+document.domain\">"
+TEMPLATE_CODE = "${(document.title='XSS:template')}"  # run if a template literal ever held a value
+
+
+def test_a_value_a_script_sends_never_runs_in_another_visitors_page(browser, app_url):
+    import uuid
+
+    import httpx
+    from gradio.utils import get_upload_folder
+    from test_abuse import call_event
+
+    from app import KEPT_NOTE
+
+    config = httpx.get(app_url + "config").json()
+    session = uuid.uuid4().hex[:12]
+    for fn_index, dependency in enumerate(config["dependencies"]):  # every event, the browser-only ones too
+        for value in (TEMPLATE_CODE, MARKUP):  # the markup last: the value a deep link would have saved
+            call_event(app_url, fn_index, [value] * len(dependency["inputs"]), session)
+    link = httpx.get(app_url + "gradio_api/deep_link", params={"session_hash": session})
+    assert link.status_code == 404
+    # A link left on the disk (by the Gradio of before, say) whose saved page holds the markup as every
+    # component's value: it is not served either.
+    saved = [{**component, "props": {**component.get("props", {}), "value": MARKUP}}
+             for component in config["components"]]
+    folder = Path(get_upload_folder()) / "deep_links" / "issue43link"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "state.json").write_text(json.dumps(saved))
+    for query in ("", "?deep_link=issue43link"):
+        context, page, errors = open_app(browser, app_url, query, **DESKTOP)
+        page.wait_for_timeout(1500)  # an onerror would have run by now
+        assert not page.title().startswith("XSS"), query
+        assert page.locator(STATUS).inner_text().strip() == KEPT_NOTE
+        assert page.locator("#correction-status img").count() == 0 and errors == []
+        context.close()
+
+
+def test_the_live_sentences_show_any_value_as_text(browser):
+    """app.live_text in a page of its own, given markup and template code by server functions."""
+    import gradio as gr
+    from test_app import free_port
+
+    import app
+
+    values = [MARKUP, TEMPLATE_CODE, "{{value}} & <b>bold</b>"]
+    with gr.Blocks() as demo:
+        line = app.live_text("Waiting", elem_id="line")
+        for k, value in enumerate(values):
+            gr.Button(f"Show {k}", elem_id=f"show-{k}").click(lambda v=value: v, None, line)
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    context = browser.new_context(**DESKTOP)
+    try:
+        context.set_default_timeout(TIMEOUT_MS)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"http://127.0.0.1:{port}/")
+        text = "#line [aria-live='polite']"
+        page.locator(text).wait_for()
+        assert page.locator(text).inner_text() == "Waiting"
+        for k, value in enumerate(values):
+            page.locator(f"#show-{k}").click()
+            page.wait_for_function("([s, v]) => document.querySelector(s).textContent === v", arg=[text, value])
+            page.wait_for_timeout(500)
+            assert not page.title().startswith("XSS") and page.locator("#line img, #line b").count() == 0
+        assert errors == []
+    finally:
+        context.close()
+        demo.close()

@@ -16,8 +16,8 @@ from PIL import Image
 
 from mnist_sketch.example_digits import pad_value
 from space.feedback import (ALREADY, BAD_ANSWER, BUSY, NOT_SAVED, NOTHING_DRAWN, OTHER_DIGITS,
-                                   PAUSED, SAME_AS_READ, SAVED, TOO_FAST, FeedbackStore, ReadDrawing,
-                                   parse_answer, store_from_env)
+                                   PAUSED, REPEATED, SAME_AS_READ, SAVED, TOO_FAST, FeedbackStore, ReadDrawing,
+                                   drawing_digest, parse_answer, store_from_env)
 from mnist_sketch.model_source import ModelSource
 from mnist_sketch.strokes import MAX_POINTS, Strokes, parse_strokes
 
@@ -29,9 +29,11 @@ def records(folder: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
 
 
-def drawn(reader, text: str) -> ReadDrawing:
-    """The example drawing of `text` as the app keeps it after reading it (a new drawing each call)."""
-    strokes = parse_strokes(pad_value(text))
+def drawn(reader, text: str, shift: float = 0) -> ReadDrawing:
+    """The example drawing of `text`, moved `shift` px right, as the app keeps it after reading it (a new
+    reading each call; a new drawing with each `shift`)."""
+    value = pad_value(text)
+    strokes = parse_strokes({**value, "strokes": [[[x + shift, y] for x, y in s] for s in value["strokes"]]})
     return ReadDrawing.of(strokes, reader.read(strokes))
 
 
@@ -44,7 +46,8 @@ def test_a_correction_keeps_the_drawing_what_was_read_and_the_answer(store, read
     drawing = drawn(reader, "7")
     assert store.save("10.0.0.1", drawing, " 1 ", HUB_SOURCE) == SAVED
     record, = records(store.folder)
-    assert record["id"] == drawing.id and record["answer"] == "1" and record["created"].endswith("+00:00")
+    assert record["id"] == drawing_digest(drawing.strokes, "1")  # its name: a content hash
+    assert record["answer"] == "1" and record["created"].endswith("+00:00")
     assert record["strokes"] == parse_strokes(pad_value("7")).to_json()
     assert [(r["text"], r["probability"]) for r in record["read_as"]] == [
         (text, round(p, 6)) for text, p in drawing.read_as]
@@ -112,8 +115,9 @@ def test_a_drawing_is_corrected_once(store, reader):
 
 def test_each_address_and_everyone_have_limits(tmp_path, reader, caplog):
     store = FeedbackStore(tmp_path / "fb", address_limit=3, global_limit=5)
-    assert [store.save("a", drawn(reader, "3"), "8", HUB_SOURCE) for _ in range(5)] == [SAVED] * 3 + [TOO_FAST] * 2
-    assert [store.save(address, drawn(reader, "3"), "8", HUB_SOURCE) for address in "bcd"] == [SAVED, SAVED, BUSY]
+    assert [store.save("a", drawn(reader, "3", k), "8", HUB_SOURCE) for k in range(5)] == [SAVED] * 3 + [TOO_FAST] * 2
+    assert [store.save(address, drawn(reader, "3", 10 + k), "8", HUB_SOURCE)
+            for k, address in enumerate("bcd")] == [SAVED, SAVED, BUSY]
     assert len(records(store.folder)) == store.count == 5
     assert "An address sent 3 corrections within 600 s" in caplog.text and "within 3600 s from everyone" in caplog.text
     assert "'a'" not in caplog.text  # addresses are not logged
@@ -121,7 +125,7 @@ def test_each_address_and_everyone_have_limits(tmp_path, reader, caplog):
 
 def test_a_full_folder_without_a_hub_pauses_corrections(tmp_path, reader, caplog):
     store = FeedbackStore(tmp_path / "fb", max_records=2)
-    assert [store.save(str(k), drawn(reader, "3"), "8", HUB_SOURCE) for k in range(4)] == [SAVED] * 2 + [PAUSED] * 2
+    assert [store.save(str(k), drawn(reader, "3", k), "8", HUB_SOURCE) for k in range(4)] == [SAVED] * 2 + [PAUSED] * 2
     assert caplog.text.count("corrections are paused") == 1  # once, not for every refusal
     assert FeedbackStore(tmp_path / "fb", max_records=2).count == 2  # a restart counts what is there
 
@@ -149,6 +153,19 @@ def test_the_address_is_the_connections_unless_a_proxy_is_trusted(tmp_path):
     limited = store_from_env({"FEEDBACK_DIR": str(tmp_path / "c"), "FEEDBACK_ADDRESS_LIMIT": "2",
                               "FEEDBACK_GLOBAL_LIMIT": "9", "FEEDBACK_MAX": "7"})
     assert (limited.per_address.limit, limited.overall.limit, limited.max_records) == (2, 9, 7)
+
+
+def test_the_same_drawing_and_answer_is_kept_once_from_any_session_and_counted(tmp_path, reader):
+    store = FeedbackStore(tmp_path / "fb")
+    readings = [drawn(reader, "7") for _ in range(5)]  # five sessions (or a script) reading the same strokes
+    assert [store.save(str(k), r, "1", HUB_SOURCE) for k, r in enumerate(readings[:4])] == [SAVED] + [REPEATED] * 3
+    assert store.save("9", readings[4], "2", HUB_SOURCE) == SAVED  # another answer: a record of its own
+    assert store.save("0", drawn(reader, "7", shift=1), "1", HUB_SOURCE) == SAVED  # another drawing
+    assert sorted(r["answer"] for r in records(store.folder)) == ["1", "1", "2"] and store.count == 3
+    assert store.times_corrected(readings[0].strokes, "1") == 4
+    assert store.save("1", readings[1], "3", HUB_SOURCE) == ALREADY  # each reading still takes one correction
+    restarted = FeedbackStore(store.folder)  # the records' names are the hashes: a restart still knows them
+    assert restarted.save("5", drawn(reader, "7"), "1", HUB_SOURCE) == REPEATED and restarted.count == 3
 
 
 def test_concurrent_corrections_are_all_kept_once(store, reader):
@@ -284,3 +301,53 @@ def test_without_a_working_token_corrections_stay_local_with_one_warning(tmp_pat
     assert len(warnings) == 1 and "stay in" in warnings[0]
     assert "Traceback" not in proc.stderr and (token or "hf_") not in "".join(warnings)
     assert len(records(tmp_path / "fb")) == 2
+
+
+@pytest.mark.parametrize("header, address", [
+    ("198.51.100.7", "198.51.100.7"),
+    ("203.0.113.9, 198.51.100.7", "198.51.100.7"),  # the client wrote the first hop, the proxy the last
+    ("203.0.113.9, 198.51.100.7, 10.16.3.80, 127.0.0.1", "198.51.100.7"),  # proxies inside the Space's network
+    ("made-up, 198.51.100.7:4711", "198.51.100.7:4711"),
+    ("203.0.113.9, [2001:db8::1]:443", "[2001:db8::1]:443"),
+    ("10.0.0.1, 10.0.0.2", "10.0.0.2"),  # only proxies' addresses: the last one
+    ("198.51.100.7, not an address", "not an address"),
+    ("", ""),
+])
+def test_the_forwarded_address_is_the_right_most_one_no_proxy_of_ours_added(header, address):
+    from space.feedback import forwarded_client
+
+    assert forwarded_client(header) == address
+
+
+def test_a_trusted_forwarded_address_counts_per_visitor_and_ipv6_per_64(tmp_path):
+    store = FeedbackStore(tmp_path / "fb", trust_forwarded=True)
+
+    def request(header: str):
+        return SimpleNamespace(headers={"x-forwarded-for": header}, client=SimpleNamespace(host="10.16.3.80"))
+
+    assert store.address_of(request("1.1.1.1, 198.51.100.7:4711")) == "198.51.100.7"
+    assert store.address_of(request("[2001:db8:1:2:3::1]:443")) == "2001:db8:1:2::/64"
+    assert store.address_of(request("")) == "10.16.3.80"
+
+
+def test_training_skips_and_counts_records_the_app_would_never_keep(tmp_path, reader):
+    from training.corrections import MAX_RECORD_BYTES, load_corrections
+
+    store = FeedbackStore(tmp_path / "fb")
+    assert store.save("a", drawn(reader, "7"), "1", HUB_SOURCE) == SAVED
+    good, = records(store.folder)
+    bad = {
+        "deep": "[" * 100_000 + "]" * 100_000,  # json.loads: RecursionError
+        "superscript": json.dumps({**good, "answer": "²"}),  # str.isdigit() holds, int() does not
+        "integer-answer": json.dumps({**good, "answer": 7}),
+        "a-list": "[1, 2]",
+        "no-strokes": json.dumps({"answer": "3"}),
+        "bad-strokes": json.dumps({**good, "strokes": {"width": 900, "height": 600, "strokes": [[[1, "x"]]]}}),
+        "huge": " " * (MAX_RECORD_BYTES + 1) + "{}",
+        "not-utf8": b"\xff\xfe{".decode("latin-1"),
+    }
+    for name, text in bad.items():
+        (store.folder / f"{name}.json").write_text(text, encoding="latin-1" if name == "not-utf8" else "utf-8")
+    corrections = load_corrections(str(store.folder))
+    assert corrections.records == 1 + len(bad) and corrections.skipped == len(bad)
+    assert corrections.y.tolist() == [1]

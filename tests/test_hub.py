@@ -235,12 +235,19 @@ def test_app_falls_back_to_bundled_on_missing_repo_revision_or_corrupt_model(hub
     (corrupt / "mnist.h5").write_bytes(b"this is not an HDF5 file\n")
     (corrupt / "README.md").write_text("# A broken model\n")
     assert push(corrupt, "user/corrupt", client_env(tmp_path / "push-home", hub.url, TOKEN)).returncode == 0
+    from test_abuse import nan_model_file
+
+    nan = tmp_path / "nan"
+    nan.mkdir()
+    nan_model_file(nan / "mnist.h5")  # a model whose every reading would be "nan% sure"
+    (nan / "README.md").write_text("# A model with NaN weights\n")
+    assert push(nan, "user/nan", client_env(tmp_path / "push-home", hub.url, TOKEN)).returncode == 0
 
     result, proc = load(client_env(tmp_path / "app-home", hub.url),
                         {"MODEL_REPO": "user/missing"},
                         {"MODEL_REPO": "user/corrupt", "MODEL_REVISION": "no-such-branch"},
-                        {"MODEL_REPO": "user/corrupt"})
-    missing, no_revision, broken = result["runs"]
+                        {"MODEL_REPO": "user/corrupt"}, {"MODEL_REPO": "user/nan"})
+    missing, no_revision, broken, not_finite = result["runs"]
     for run in result["runs"]:
         assert run["origin"] == "bundled"
         np.testing.assert_allclose(run["predictions"], result["bundled_predictions"], rtol=0, atol=1e-6)
@@ -248,6 +255,7 @@ def test_app_falls_back_to_bundled_on_missing_repo_revision_or_corrupt_model(hub
     assert "RepositoryNotFoundError" in missing["warnings"][0] and "user/missing" in missing["warnings"][0]
     assert "RevisionNotFoundError" in no_revision["warnings"][0]
     assert "models--user--corrupt" in broken["warnings"][0] and "mnist.h5" in broken["warnings"][0]
+    assert "models--user--nan" in not_finite["warnings"][0] and "not finite numbers" in not_finite["warnings"][0]
     for run in result["runs"]:  # the bundled number reader comes with the bundled model
         assert run["number_sha256"] == digests(MODEL_DIR)["numbers.h5"] and run["number_loaded"]
     assert "Traceback" not in proc.stderr

@@ -128,3 +128,65 @@ def test_unusable_pen_data_gives_one_clear_message(tmp_path, source, needle):
     np.savez(tmp_path / "wrong_keys.npz", images=np.zeros((3, 28, 28)))
     with pytest.raises(PenDataUnavailable, match=needle):
         load_pen_digits(tmp_path / source)
+
+
+def bad_pen_file(pen_file, path, **changes) -> str:
+    """`pen_file`'s arrays with `changes` (name: new array, or a function of the old one), saved at `path`."""
+    with np.load(pen_file) as z:
+        arrays = {k: z[k] for k in z.files}
+    for key, change in changes.items():
+        arrays[key] = change(arrays[key]) if callable(change) else change
+    np.savez(path, **arrays)
+    return str(path)
+
+
+def at(index, value):
+    def change(array):
+        array = array.copy()
+        array[index] = value
+        return array
+    return change
+
+
+BAD_PEN_FILES = {
+    "float offsets": ({"stroke_offsets": lambda a: a.astype(np.float64)}, "'stroke_offsets' must be integers"),
+    "a negative offset": ({"stroke_offsets": at(3, -5)}, "'stroke_offsets' must start at 0, increase"),
+    "an offset past the points": ({"stroke_offsets": at(-1, 10**9)}, "end at"),
+    "repeated offsets": ({"sample_offsets": lambda a: np.concatenate([[0], np.repeat(a[1:2], len(a) - 2), a[-1:]])},
+                         "'sample_offsets' must start at 0, increase at each entry"),
+    "NaN points": ({"points": at((5, 1), np.nan)}, "1 values that are not finite"),
+    "three-column points": ({"points": lambda a: np.concatenate([a, a[:, :1]], axis=1)}, r"numbers \(n, 2\)"),
+    "label 12": ({"labels": at(0, 12)}, "'labels' must be integers 0-9; got uint8 from 0 to 12"),
+    "label -1": ({"labels": lambda a: at(0, -1)(a.astype(np.int8))}, "from -1 to 9"),
+    "label 256": ({"labels": lambda a: at(0, 256)(a.astype(np.uint16))}, "from 0 to 256"),
+    "float labels": ({"labels": lambda a: a + 0.5}, "got float64"),
+    "a label per digit short": ({"writers": lambda a: a[:-1]}, "'writers' must have one entry per digit"),
+    "object labels": ({"labels": lambda a: a.astype(object)}, "'labels' is an object array"),
+}
+
+
+@pytest.mark.parametrize("name", BAD_PEN_FILES)
+def test_every_bad_pen_file_gets_one_message_naming_what_is_wrong(pen_file, tmp_path, name):
+    changes, message = BAD_PEN_FILES[name]
+    with pytest.raises(PenDataUnavailable, match=message):
+        load_pen_digits(bad_pen_file(pen_file, tmp_path / "bad.npz", **changes))
+
+
+def test_a_zip_bomb_is_refused_from_its_headers_before_anything_is_read(pen_file, tmp_path):
+    """A member whose .npy header declares 8 GB of points (its data never written): refused from the headers,
+    before np.load would allocate them."""
+    import io
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": (10**9, 2)})
+    bomb = tmp_path / "bomb.npz"
+    with np.load(pen_file) as z, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as out:
+        for key in z.files:
+            member = io.BytesIO()
+            np.save(member, z[key])
+            out.writestr(f"{key}.npy", header.getvalue() if key == "points"
+                         else member.getvalue())
+    assert bomb.stat().st_size < 200_000
+    with pytest.raises(PenDataUnavailable, match=r"would take 7,6\d\d MB once read, more than the 512 MB"):
+        load_pen_digits(bomb)

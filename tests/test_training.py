@@ -129,6 +129,42 @@ def test_unusable_data_gives_one_clear_message(tmp_path, data):
     assert last.startswith("error: ") and ("--data" in last or "x_train" in last)
 
 
+BAD_MNIST = {
+    "label 12": (lambda x, y: {"y_train": np.where(np.arange(len(y)) == 0, 12, y)}, "labels must be integers 0-9"),
+    "float labels": (lambda x, y: {"y_train": y + 0.5}, "labels must be integers 0-9; got float64"),
+    "NaN images": (lambda x, y: {"x_train": np.where(np.arange(x.size).reshape(x.shape) == 0, np.nan, x)},
+                   "images must be numbers 0-255"),
+    "object images": (lambda x, y: {"x_train": x.astype(object)}, "'x_train' is an object array"),
+}
+
+
+@pytest.mark.parametrize("name", BAD_MNIST)
+def test_bad_mnist_arrays_give_one_clear_message(tmp_path, mnist_digits, name):
+    from training.data import DataUnavailable, load_mnist
+
+    x, y = mnist_digits
+    change, message = BAD_MNIST[name]
+    arrays = {"x_train": x[:600], "y_train": y[:600], "x_test": x[600:700], "y_test": y[600:700]}
+    np.savez(tmp_path / "bad.npz", **{**arrays, **change(arrays["x_train"], arrays["y_train"])})
+    with pytest.raises(DataUnavailable, match=message):
+        load_mnist(tmp_path / "bad.npz", validation_size=100)
+
+
+def test_a_bad_pen_file_stops_training_with_a_message_not_a_traceback(tmp_path, small_mnist):
+    from pen_data import write_pen_file
+
+    pen = write_pen_file(tmp_path / "pen.npz")
+    with np.load(pen) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["points"][3, 0] = np.nan
+    np.savez(pen, **arrays)
+    result = run_cli("-m", "training.train", "--data", str(small_mnist), "--pen-data", str(pen),
+                     "--out", str(tmp_path / "out"), "--epochs", "1", "--validation-size", "500")
+    last = result.stderr.strip().splitlines()[-1]
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert last.startswith("error: ") and "not finite (NaN or infinity)" in last
+
+
 def test_no_augment_pipeline_is_plain_mnist(mnist_digits):
     from training.data import Mnist
     from training.train import make_datasets

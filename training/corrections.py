@@ -6,7 +6,10 @@ app frames a drawing: its strokes split into digits (`mnist_sketch.segment`),
 each digit drawn into MNIST's 28x28 frame; a number gives its digits, labelled
 by the answer's digits, when it splits into as many digits as the answer has
 (otherwise it is skipped and counted). A one-digit answer takes the whole
-drawing as its digit, even one the app had split in two.
+drawing as its digit, even one the app had split in two. A record that is not
+one the app would keep (not JSON, nested too deep, over MAX_RECORD_BYTES, an
+answer that is not ASCII digits such as "²", strokes the app would refuse) is
+skipped and counted too, never fatal.
 """
 
 from __future__ import annotations
@@ -18,13 +21,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from space.feedback import RECORD_PATTERN
+from space.feedback import RECORD_PATTERN, parse_answer
 from mnist_sketch.preprocess import EmptyDrawing
 from mnist_sketch.segment import pieces
 from mnist_sketch.strokes import InvalidStrokes, Strokes, frame_strokes, parse_strokes
 from training.data import DataUnavailable
 
 REPEAT = 5  # times each correction is shown per epoch: 20 let a few mislabelled ones hurt (benchmarks/RESULTS.md)
+MAX_RECORD_BYTES = 4 * 2**20  # the app's records take up to about 1 MB (10,000 points, a PNG, the inputs)
 
 
 class Corrections(NamedTuple):
@@ -34,7 +38,7 @@ class Corrections(NamedTuple):
     y: np.ndarray
     source: str  # the folder, or "repo@commit"
     records: int  # records read
-    skipped: int  # records whose drawing did not split into the answer's digits, or was no drawing
+    skipped: int  # records that were unusable, or whose drawing did not split into the answer's digits
 
 
 class CorrectionsUnavailable(DataUnavailable):
@@ -77,13 +81,15 @@ def load_corrections(source: str) -> Corrections:
     for path in sorted(folder.glob(RECORD_PATTERN)):
         records += 1
         try:
+            if path.stat().st_size > MAX_RECORD_BYTES:
+                raise ValueError("too large to be a record")
             record = json.loads(path.read_text())
-            answer = str(record["answer"])
-            digits = _split_as(parse_strokes(record["strokes"]), len(answer))
-        except (OSError, ValueError, KeyError, TypeError, InvalidStrokes, EmptyDrawing):
+            answer = parse_answer(record["answer"])  # ASCII digits only, as the app keeps them
+            digits = _split_as(parse_strokes(record["strokes"]), len(answer)) if answer else None
+        except (OSError, ValueError, KeyError, TypeError, RecursionError, InvalidStrokes, EmptyDrawing):
             skipped += 1
             continue
-        if digits is None or not answer.isdigit():
+        if digits is None:
             skipped += 1
             continue
         images += [np.rint(d * 255).astype(np.uint8) for d in digits]

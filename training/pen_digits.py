@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +32,7 @@ import numpy as np
 
 from mnist_sketch.preprocess import EmptyDrawing, preprocess
 from mnist_sketch.strokes import PEN_WIDTH, Strokes, draw_on_paper, frame_strokes, parse_strokes
-from training.data import DataUnavailable
+from training.data import DataUnavailable, check_labels, read_npz, value_range
 
 DEFAULT_REPO = "mnist-sketch/pen-digits"
 FILENAME = "pen_digits.npz"
@@ -58,6 +57,9 @@ IMAGE_HEIGHT = (60, 200)
 IMAGE_PEN = (0.014, 0.27)
 PAPER_PROBS = {"transparent": 0.5, "white": 0.4, "dark": 0.1}
 CHUNK = 500  # digits per worker task in render_views
+# At most this many digits in a stroke file (the real one has 20,071): each becomes a pool of views, 784 bytes
+# a view, before training starts.
+MAX_PEN_DIGITS = 200_000
 
 
 # The sources a stroke file may hold (its `dataset` column), for the cards: what each is, its licence
@@ -153,20 +155,10 @@ def load_pen_digits(source: str | Path) -> PenDigits:
                                      "pip install -r requirements-training.txt") from None
         return load_pen_dataset(source)
     path, origin = fetch(source)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            missing = [k for k in KEYS if k not in z.files]
-            if missing:
-                raise PenDataUnavailable(f"{path} lacks the arrays {missing}: expected a stroke file like "
-                                         f"{FILENAME} ({', '.join(KEYS)}).")
-            arrays = {k: z[k] for k in KEYS}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise PenDataUnavailable(f"Cannot read pen data from {path}: it is not an .npz archive "
-                                 f"({exc.__class__.__name__}).") from None
+    arrays = read_npz(path, KEYS, "pen data", f"a stroke file like {FILENAME} ({', '.join(KEYS)})",
+                      PenDataUnavailable)
+    check_stroke_arrays(arrays, str(path))
     points, strokes_at, samples_at = arrays["points"], arrays["stroke_offsets"], arrays["sample_offsets"]
-    if len(samples_at) != len(arrays["labels"]) + 1 or samples_at[-1] != len(strokes_at) - 1 \
-            or strokes_at[-1] != len(points):
-        raise PenDataUnavailable(f"{path}: the offsets do not match the points and labels.")
     strokes = [[points[strokes_at[k] : strokes_at[k + 1]] for k in range(samples_at[i], samples_at[i + 1])]
                for i in range(len(arrays["labels"]))]
     digest = hashlib.sha256()
@@ -174,6 +166,38 @@ def load_pen_digits(source: str | Path) -> PenDigits:
         digest.update(np.ascontiguousarray(arrays[key]).tobytes())
     return PenDigits(strokes, arrays["labels"].astype(np.uint8), arrays["writers"].astype(str),
                      arrays["split"].astype(str), arrays["dataset"].astype(str), origin, digest.hexdigest())
+
+
+def check_stroke_arrays(arrays: dict[str, np.ndarray], where: str) -> None:
+    """Check a stroke file's arrays (KEYS, see `load_pen_digits`) before anything is made of them: points
+    finite, of two columns; offsets integers that start at 0, strictly increase (no empty or shared stroke or
+    digit) and end at the points' and strokes' counts; labels integers 0-9; one writer, split and source per
+    digit; at most MAX_PEN_DIGITS digits. Raises PenDataUnavailable with one sentence naming `where`."""
+
+    def refuse(problem: str) -> None:
+        raise PenDataUnavailable(f"{where}: {problem}; expected a stroke file like {FILENAME}.")
+
+    points, labels = arrays["points"], arrays["labels"]
+    if points.ndim != 2 or points.shape[1] != 2 or not np.issubdtype(points.dtype, np.number):
+        refuse(f"'points' must be numbers (n, 2), one (x, y) per row; got {points.dtype} {points.shape}")
+    if not np.isfinite(points).all():
+        refuse(f"'points' holds {int((~np.isfinite(points)).sum()):,} values that are not finite (NaN or infinity)")
+    if labels.ndim != 1 or len(labels) > MAX_PEN_DIGITS:
+        refuse(f"'labels' must be one label per digit, at most {MAX_PEN_DIGITS:,} digits; got {labels.shape}")
+    if not check_labels(labels):
+        refuse(f"'labels' must be integers 0-9; got {labels.dtype} {value_range(labels)}")
+    for key, ends_at in (("stroke_offsets", len(points)), ("sample_offsets", len(arrays["stroke_offsets"]) - 1)):
+        offsets = arrays[key]
+        if offsets.ndim != 1 or not np.issubdtype(offsets.dtype, np.integer):
+            refuse(f"{key!r} must be integers (one per stroke or digit, and one more); got {offsets.dtype} "
+                   f"{offsets.shape}")
+        if len(offsets) < 1 or offsets[0] != 0 or offsets[-1] != ends_at or (np.diff(offsets) <= 0).any():
+            refuse(f"{key!r} must start at 0, increase at each entry and end at {ends_at:,}")
+    if len(arrays["sample_offsets"]) != len(labels) + 1:
+        refuse(f"'sample_offsets' must have one entry per digit and one more: {len(labels) + 1:,}")
+    for key in ("writers", "split", "dataset"):
+        if arrays[key].shape != labels.shape:
+            refuse(f"{key!r} must have one entry per digit ({len(labels):,}); got {arrays[key].shape}")
 
 
 def hold_out_writers(pen: PenDigits, share: float = VALIDATION_WRITERS, seed: int = 0) -> np.ndarray:
