@@ -245,6 +245,21 @@ def print_table(name: str, figures: dict) -> None:
               f"{row['variants'][row['worst_variant']]['top1']:>7.2%}")
 
 
+def uncertainty(probs: np.ndarray, truth: np.ndarray, what: str) -> np.ndarray:
+    """Print, for thresholds around the app's UNCERTAIN_BELOW, how many readings (n, 10) it marks uncertain
+    and how often those and the rest are right; return which readings are right (top-1)."""
+    from mnist_sketch.predict import UNCERTAIN_BELOW
+
+    correct = hits(probs, truth, 1)
+    print(f"uncertainty threshold{what} (the app uses {UNCERTAIN_BELOW}): share marked uncertain, top-1 of the "
+          "rest, top-1 and top-3 of the uncertain ones")
+    for threshold in sorted({0.5, 0.6, 0.7, 0.8, 0.9, UNCERTAIN_BELOW}):
+        unsure = probs.max(axis=1) < threshold
+        print(f"  < {threshold:.2f}: {unsure.mean():6.2%} uncertain; confident {correct[~unsure].mean():.2%} right; "
+              f"uncertain {correct[unsure].mean():.2%} right, {topk(probs[unsure], truth[unsure], 3):.2%} in top 3")
+    return correct
+
+
 def score(name: str, probs: dict[str, np.ndarray], inputs: dict, writers: dict[str, int], data: str) -> dict:
     """Print one model's figures; return them as recorded in metrics.json's "pen_drawn" (`data` names the
     samples measured)."""
@@ -261,15 +276,7 @@ def score(name: str, probs: dict[str, np.ndarray], inputs: dict, writers: dict[s
     print(f"images without the number reader: mean top-1 {alone:.2%}, as two digits or more: "
           f"{probs['image_alone_split']}")
 
-    from mnist_sketch.predict import UNCERTAIN_BELOW
-
-    correct = hits(p_ours, truth, 1)
-    print(f"uncertainty threshold (the app uses {UNCERTAIN_BELOW}): share marked uncertain, top-1 of the rest, "
-          "top-1 and top-3 of the uncertain ones")
-    for threshold in sorted({0.5, 0.6, 0.7, 0.8, 0.9, UNCERTAIN_BELOW}):
-        unsure = p_ours.max(axis=1) < threshold
-        print(f"  < {threshold:.2f}: {unsure.mean():6.2%} uncertain; confident {correct[~unsure].mean():.2%} right; "
-              f"uncertain {correct[unsure].mean():.2%} right, {topk(p_ours[unsure], truth[unsure], 3):.2%} in top 3")
+    correct = uncertainty(p_ours, truth, "")
     print(f"most frequent misreadings (true->read: count): {misreadings(truth[~correct], p_ours[~correct])}")
     s_correct = hits(probs["strokes"], inputs["strokes_label"], 1)
     print("strokes' misreadings: " + misreadings(inputs["strokes_label"][~s_correct], probs["strokes"][~s_correct]))
@@ -316,16 +323,8 @@ def score_paths(readers: dict[str, np.ndarray], inputs: dict) -> dict:
     for source, row in figures[next(iter(readers))].items():
         print(f"{source:<10} {row['samples']:>7} " + " ".join(
             f"{figures[n][source]['top1']:>12.2%} ({figures[n][source]['top3']:.2%})" for n in readers))
-    from mnist_sketch.predict import UNCERTAIN_BELOW
-
     fused, truth = readers["fused"], inputs["strokes_label"]
-    correct = hits(fused, truth, 1)
-    print(f"uncertainty threshold on the fused strokes (the app uses {UNCERTAIN_BELOW}): share marked uncertain, "
-          "top-1 of the rest, top-1 and top-3 of the uncertain ones")
-    for threshold in sorted({0.5, 0.6, 0.7, 0.8, 0.9, UNCERTAIN_BELOW}):
-        unsure = fused.max(axis=1) < threshold
-        print(f"  < {threshold:.2f}: {unsure.mean():6.2%} uncertain; confident {correct[~unsure].mean():.2%} right; "
-              f"uncertain {correct[unsure].mean():.2%} right, {topk(fused[unsure], truth[unsure], 3):.2%} in top 3")
+    correct = uncertainty(fused, truth, " on the fused strokes")
     print("fused strokes' misreadings: " + misreadings(truth[~correct], fused[~correct]))
     return figures
 

@@ -8,7 +8,6 @@ import logging
 import numpy as np
 import pytest
 from drawing import draw_digit
-from pen_data import write_pen_file
 
 from mnist_sketch import model_source
 from mnist_sketch.example_digits import pad_value
@@ -17,18 +16,8 @@ from mnist_sketch.predict import DigitReader, fuse
 from mnist_sketch.segment import split
 from mnist_sketch.strokes import parse_strokes
 from mnist_sketch.trajectory import CHANNELS, POINTS, path_features
-from training.pen_digits import load_pen_digits, on_pad
+from training.pen_digits import on_pad
 from training.train_trajectory import pad_features, rewrite_strokes
-
-
-@pytest.fixture(scope="module")
-def pen_file(tmp_path_factory):
-    return write_pen_file(tmp_path_factory.mktemp("pen") / "pen_digits.npz")
-
-
-@pytest.fixture(scope="module")
-def pen(pen_file):
-    return load_pen_digits(pen_file)
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,6 @@ import math
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -120,15 +119,9 @@ def render_views(digits: list[list[np.ndarray]], views: int, probs: tuple[float,
                  workers: int | None = None) -> np.ndarray:
     """`views` distorted views of each digit's features: float16 (n, views, POINTS, CHANNELS), deterministic
     for a seed whatever `workers`."""
-    tasks = [(digits[start : start + CHUNK], views, probs, seed * 100_003 + k)
-             for k, start in enumerate(range(0, len(digits), CHUNK))]
-    workers = workers or os.cpu_count() or 1
-    if workers == 1 or len(tasks) <= 1:
-        done = [_views(task) for task in tasks]
-    else:
-        with ProcessPoolExecutor(workers) as pool:
-            done = list(pool.map(_views, tasks))
-    return np.concatenate(done)
+    from training.pen_digits import in_chunks
+
+    return np.concatenate(in_chunks(_views, digits, (views, probs), seed, workers, CHUNK))
 
 
 def correction_digits(source: str) -> tuple[list[list[np.ndarray]], np.ndarray, dict]:
