@@ -2,6 +2,8 @@
 
     python -m training.train_trajectory --pen-data ../shared/data/pen_digits.npz --out runs/path
     python -m training.train_trajectory --pen-data mnist-sketch/pen-digits --out model   # beside mnist.h5
+    python -m training.train_trajectory --pen-data ../shared/data/pen_digits.npz --out runs/tC2 --seed 2 \
+        --workers 1   # the bundled model/trajectory.h5
 
 The digits are those of `training.train --pen-data` (a local .npz or a Hub dataset repo): the `train`
 split only, a tenth of each source's writers held out to validate (`hold_out_writers`); `dev` is never
@@ -46,12 +48,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--extra-data", metavar="PATH_OR_DATASET_REPO",
                         help="visitors' corrections (a folder or a Hub dataset repo) to train on as well")
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--learning-rate", type=float, default=2e-3, help="Adam's initial rate, cosine-decayed")
     parser.add_argument("--views", type=int, default=VIEWS, help=f"views per training digit (default: {VIEWS})")
-    for name in ("reverse_prob", "reorder_prob", "split_prob", "join_prob"):
-        parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=globals()[name.upper()])
+    for name in ("reverse_prob", "reorder_prob", "split_prob", "join_prob"):  # see REVERSE_PROB ...
+        parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=globals()[name.upper()],
+                            help=f"the chance of each rewriting of the strokes (default: {globals()[name.upper()]})")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=None, help="processes rendering the views (default: all cores)")
     parser.add_argument("--overwrite", action="store_true", help="replace trajectory.h5 if --out holds one")
