@@ -3,8 +3,9 @@
     python app.py            # honours GRADIO_SERVER_NAME / GRADIO_SERVER_PORT
 
 The model is loaded once, at start-up, by `load_app_model()` (MODEL_PATH, else
-the Hub, else the bundled model/mnist.h5), and the number reader that reads images
-of whole numbers beside it by `load_number_model()`. This file is only the user
+the Hub, else the bundled model/mnist.h5), the number reader that reads images
+of whole numbers beside it by `load_number_model()`, and the path model that reads
+the pad's strokes beside the digit CNN by `load_path_model()`. This file is only the user
 interface: reading a drawing is `mnist_sketch.predict.DigitReader`'s job.
 
 API (each returns the top-3 label, the 28x28 preview and a sentence):
@@ -35,7 +36,7 @@ from space.http_guard import GuardedBlocks
 from space.image_input import ImageInput
 from space.plain_error import plain_error
 from space.malloc_arenas import limit_malloc_arenas
-from mnist_sketch.model_source import ModelSource, load_app_model, load_number_model
+from mnist_sketch.model_source import ModelSource, load_app_model, load_number_model, load_path_model
 from mnist_sketch.predict import DigitReader, Reading
 from mnist_sketch.preprocess import EMPTY_MESSAGE, InvalidDrawing
 from space.stroke_pad import StrokePad
@@ -326,7 +327,8 @@ def main(**launch_options: Any) -> None:
     """Serve the app as `python app.py` does; `launch_options` add to or override LAUNCH_OPTIONS."""
     limit_malloc_arenas()  # before the model's and the server's threads: memory levels off (see the module)
     model, model_source = load_app_model()
-    reader = DigitReader(model, number_model=load_number_model(model_source))
+    reader = DigitReader(model, number_model=load_number_model(model_source),
+                         path_model=load_path_model(model_source))
     corrections = store_from_env(pen_width=PEN_WIDTH)
     start_sync(corrections)  # with FEEDBACK_REPO set: pushes new corrections in the background
     build_demo(reader, model_source, corrections).launch(**{**LAUNCH_OPTIONS, **launch_options})

@@ -1,12 +1,15 @@
-"""Latency of reading one drawing: preprocess + predict on an 800x800 RGBA canvas.
+"""Latency of reading one drawing: preprocess + predict on an 800x800 RGBA canvas, and the pad's strokes.
 
 Prints p50 / p99 for one canvas at a time and for batches of 32, for the
 app's path (`DigitReader`: a traced forward function over three views of the
 drawing, and the number reader over the whole image) next to the same reader
 without the number reader, with one view, and to the same preprocessing
-followed by `model.predict`, in the same run.
+followed by `model.predict`, in the same run. Then the pad's strokes of a digit and
+of a 4-digit number, as the app reads them (with the path model, `--path-model`) and
+as the reader before read them (the digit CNN alone).
 
-    python benchmarks/latency.py [--model model/mnist.h5] [--number-model model/numbers.h5] [--repeats 300]
+    python benchmarks/latency.py [--model model/mnist.h5] [--number-model model/numbers.h5]
+                                 [--path-model model/trajectory.h5] [--repeats 300]
 """
 
 from __future__ import annotations
@@ -25,10 +28,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from mnist_sketch.example_digits import pad_value  # noqa: E402
 from mnist_sketch.model import load_model_file  # noqa: E402
 from mnist_sketch.number_model import load_number_model_file  # noqa: E402
 from mnist_sketch.predict import DigitReader  # noqa: E402
 from mnist_sketch.preprocess import preprocess  # noqa: E402
+from mnist_sketch.strokes import parse_strokes  # noqa: E402
+from mnist_sketch.trajectory import load_path_model_file  # noqa: E402
 
 BATCH = 32
 
@@ -58,6 +64,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=ROOT / "model" / "mnist.h5")
     parser.add_argument("--number-model", type=Path, default=ROOT / "model" / "numbers.h5")
+    parser.add_argument("--path-model", type=Path, default=ROOT / "model" / "trajectory.h5")
     parser.add_argument("--repeats", type=int, default=300)
     args = parser.parse_args()
 
@@ -83,6 +90,14 @@ def main() -> int:
         (f"DigitReader.read_many, {BATCH} canvases, {views} views", BATCH, lambda: digits_only.read_many(batch)),
         (f"preprocess + model.predict, {BATCH} canvases", BATCH, lambda: predict_baseline(batch)),
     ]
+    # The pad's strokes, parsed as the app parses each request (its JSON value).
+    fused = DigitReader(model, number_model=reader.number_model, path_model=load_path_model_file(args.path_model))
+    for text in ("4", "2026"):
+        value = pad_value(text)
+        cases += [(f"strokes '{text}', {views} views + path model (the app)", 1,
+                   lambda v=value: fused.read(parse_strokes(v))),
+                  (f"strokes '{text}', {views} views, CNN alone (before)", 1,
+                   lambda v=value: reader.read(parse_strokes(v)))]
     print(f"800x800 RGBA canvas; {args.repeats} timed calls each; model {args.model}; {os.cpu_count()} CPUs")
     print(f"{'case':<66} {'p50 ms':>8} {'p99 ms':>8} {'ms/canvas':>10}")
     for name, per, fn in cases:

@@ -10,7 +10,9 @@ neighbours touching). Each is read:
   canvas, wide: 1200x500 transparent, thin_rgba: a thin pen), by the app's
   image path (split into digits, framed, read, and read whole by the number
   reader), and, as the baseline in the same run, by the splitter alone;
-- as strokes, as the app's pad sends them (the number placed on the 900x600 pad).
+- as strokes, as the app's pad sends them (the number placed on the 900x600 pad), read by the digit CNN
+  alone (the reader before) and, with the path model (`--path-model`, default model/trajectory.h5), as
+  the app reads them: each digit option's strokes read by it too, fused with the CNN.
 
 A reading is right when it is the number exactly: every digit right, nothing
 extra or missing. Printed in the same run, the oracle: each digit read alone
@@ -22,7 +24,7 @@ same numbers and a table puts them side by side.
 
     python benchmarks/number_accuracy.py [--numbers 200] [--seed 0] [--workers 2] [--cache]
                                          [--model model/mnist.h5 ...] [--number-model model/numbers.h5 ...]
-                                         [--record]
+                                         [--path-model model/trajectory.h5] [--record]
 
 --record writes the first pair's figures into numbers_metrics.json beside its number model, and
 re-renders the model card there.
@@ -60,6 +62,7 @@ NUMBERS = 200  # numbers of each length per source, by default
 VARIANTS = {"pad": ((800, 800), 18, (255, 255, 255), 0.275), "wide": ((1200, 500), 10, "transparent", 0.575),
             "thin_rgba": ((800, 800), 5, "transparent", 0.275)}
 INPUTS = ("strokes", *VARIANTS)  # the pad's strokes, then the images
+WITH_PATH = "strokes, path"  # the pad's strokes read with the path model
 _sources: dict[str, dict] | None = None  # per source dataset, its dev digits in the stroke file's layout
 
 
@@ -152,9 +155,10 @@ def prepare(args: argparse.Namespace) -> list[dict]:
     return prepared
 
 
-def score(reader, splitter, numbers: list[dict]) -> dict:
+def score(reader, splitter, numbers: list[dict], path_reader=None) -> dict:
     """Per input (strokes, then each rendering) and per number: is the app right, is the splitter alone
-    right (images), is the oracle right, is the number among the app's top 3, digits found minus written."""
+    right (images), is the oracle right, is the number among the app's top 3, digits found minus written;
+    with `path_reader` (a reader with the path model), the strokes read by it too (WITH_PATH)."""
     out = {}
     for name in INPUTS:
         oracle = [x["oracle"][name] for x in numbers]
@@ -170,6 +174,12 @@ def score(reader, splitter, numbers: list[dict]) -> dict:
         if name != "strokes":  # the pad's strokes never go to the number reader
             rows["splitter_alone"] = [r.text == x["label"] for x, r in zip(numbers, splitter.choose(found))]
         out[name] = {key: np.array(value) for key, value in rows.items()}
+    if path_reader is not None:
+        pairs = list(zip(numbers, path_reader.choose([x["found"]["strokes"] for x in numbers])))
+        out[WITH_PATH] = {"oracle": out["strokes"]["oracle"],  # each digit's image alone, read by the CNN
+                          "app": np.array([r.text == x["label"] for x, r in pairs]),
+                          "top3": np.array([x["label"] in [t for t, _ in r.top(3)] for x, r in pairs]),
+                          "miscount": np.array([len(r.probabilities) - len(x["label"]) for x, r in pairs])}
     return out
 
 
@@ -206,6 +216,8 @@ def main() -> int:
     parser.add_argument("--model", type=Path, nargs="+", default=[ROOT / "model" / "mnist.h5"])
     parser.add_argument("--number-model", type=Path, nargs="+", default=[ROOT / "model" / "numbers.h5"],
                         help="the number reader paired with each --model (one for all, or one each)")
+    parser.add_argument("--path-model", type=lambda v: Path(v) if v else None, default=ROOT / "model" / "trajectory.h5",
+                        help="the path model the app fuses with the CNN on the pad's strokes ('' for none)")
     parser.add_argument("--strokes", type=Path, default=STROKES)
     parser.add_argument("--numbers", type=int, default=NUMBERS,
                         help=f"numbers of each length (2, 3, 4, 5 digits) per source (default: {NUMBERS})")
@@ -228,22 +240,26 @@ def main() -> int:
     from mnist_sketch.model import load_model_file
     from mnist_sketch.number_model import load_number_model_file
     from mnist_sketch.predict import DigitReader
+    from mnist_sketch.trajectory import load_path_model_file
 
     sources = np.array([x["source"] for x in numbers])
     lengths = np.array([len(x["label"]) for x in numbers])
     print(f"\n{len(numbers)} numbers ({args.numbers} each of {', '.join(map(str, LENGTHS))} digits per source: "
           f"{', '.join(dict.fromkeys(sources))}) written with the dev writers' digits of {args.strokes.name}")
+    path_model = load_path_model_file(args.path_model) if args.path_model else None
     results = []
     for model_path, number_path in pairs:
         model = load_model_file(model_path)
         reader = DigitReader(model, number_model=load_number_model_file(number_path))
-        results.append(score(reader, DigitReader(model), numbers))
+        path_reader = DigitReader(model, number_model=reader.number_model, path_model=path_model) \
+            if path_model is not None else None
+        results.append(score(reader, DigitReader(model), numbers, path_reader))
         print_pair(f"{model_path} + {number_path}", results[-1], sources, lengths)
     if len(pairs) > 1:
         print("\n== side by side: exact numbers, app (ceiling), per input; all sources")
         print(f"{'input':<12} " + " ".join(f"{f'{m.parent.name}/{m.name} + {n.parent.name}/{n.name}':>40}"
                                           for m, n in pairs))
-        for name in INPUTS:
+        for name in results[0]:
             cells = [f"{r[name]['app'].mean():.1%} ({r[name]['oracle'].mean():.1%})" for r in results]
             print(f"{name:<12} " + " ".join(f"{cell:>40}" for cell in cells))
     if args.record:

@@ -11,7 +11,9 @@ them) is read two ways:
   (`mnist_sketch.segment`), framed (`mnist_sketch.preprocess`), read by
   `DigitReader` with the number reader (`--number-model`), as the app reads them;
 - as strokes: the pen's path, as the app's stroke pad sends it (`training.pen_digits.on_pad`),
-  split and framed from the strokes (`mnist_sketch.strokes`), read by the same reader.
+  split and framed from the strokes (`mnist_sketch.strokes`), read by the same reader; and, with the
+  path model (`--path-model`, default model/trajectory.h5), read by it alone and fused with the CNN
+  as the app reads the pad (`DigitReader(path_model=...)`), beside the CNN alone, the reader before.
 
 Figures are given per source dataset and over all dev digits. A drawing read as
 two or more digits is wrong, and counted. Baselines printed in the same run: the
@@ -21,13 +23,17 @@ with several --model files (e.g. the previous bundled model), a table puts them
 side by side.
 
     python benchmarks/sketch_accuracy.py [--model model/mnist.h5 ...] [--number-model model/numbers.h5]
-                                         [--ensemble] [--record]
+                                         [--path-model model/trajectory.h5] [--path-weights 0.3 0.5 ...]
+                                         [--ensemble] [--record] [--strokes-only]
                                          [--every 1] [--workers 2] [--stroke-width W] [--cache]
 
 With several --model files each is scored on the same inputs; --ensemble also
 scores the mean of their probabilities. --record writes the figures of the
 (one) model into its folder's metrics.json under "pen_drawn" and re-renders
-the model card README.md beside it. --cache keeps the rendered inputs in
+the model card README.md beside it, and the stroke figures of the CNN alone, the path model alone and
+fused into the path model's trajectory_metrics.json (its section of the card); with --strokes-only
+(the images are neither rendered nor read) only the latter. --path-weights scores other weights of the
+fusion (`predict.PATH_WEIGHT`) on the strokes. --cache keeps the rendered inputs in
 benchmarks/out/ (keyed by the code and data that made them, not by the models' code), so scoring
 another model takes a minute instead of ten. `--strokes` takes another stroke file: without a
 `split` column all its samples are read (e.g. unipen_dev_strokes.npz, for earlier figures).
@@ -66,6 +72,7 @@ SPLIT = "dev"
 CACHE_DIR = ROOT / "benchmarks" / "out"
 _data: dict | None = None
 _stroke_width: float | None = None
+_strokes_only = False
 
 
 def naive_resize(image: np.ndarray) -> np.ndarray:
@@ -87,13 +94,14 @@ def _prepare(i: int) -> tuple[list[tuple[str, list | EmptyDrawing, np.ndarray]],
     from render_sketch import standard_variants, strokes_of
 
     strokes = strokes_of(_data, i)
-    images = [(name, _split(image), naive_resize(image)) for name, image in standard_variants(strokes, seed=i)]
+    images = [] if _strokes_only else [(name, _split(image), naive_resize(image))
+                                       for name, image in standard_variants(strokes, seed=i)]
     return images, _split(parse_strokes(on_pad(strokes)))
 
 
-def _init_worker(path: str, stroke_width: float | None) -> None:
-    global _data, _stroke_width
-    _stroke_width = stroke_width
+def _init_worker(path: str, stroke_width: float | None, strokes_only: bool) -> None:
+    global _data, _stroke_width, _strokes_only
+    _stroke_width, _strokes_only = stroke_width, strokes_only
     sys.path.insert(0, str(SHARED / "tools"))
     with np.load(path) as z:
         _data = {k: z[k] for k in z.files}
@@ -147,7 +155,7 @@ def prepare_inputs(args: argparse.Namespace, indices: np.ndarray, sources: np.nd
     """Every input the benchmark reads: {"variant", "label", "source", "image" (pieces per drawing), "naive",
     "strokes" (pieces per sample), "strokes_label", "strokes_source"}, made in worker processes (or loaded
     from the cache)."""
-    key = cache_key(args.strokes, f"{args.every} {args.stroke_width} {SPLIT}", [Path(__file__)])
+    key = cache_key(args.strokes, f"{args.every} {args.stroke_width} {SPLIT} {args.strokes_only}", [Path(__file__)])
     cached = CACHE_DIR / f"sketch_inputs_{key}.pickle"
     if args.cache and cached.is_file():
         print(f"inputs from the cache {cached.relative_to(ROOT)}")
@@ -155,7 +163,8 @@ def prepare_inputs(args: argparse.Namespace, indices: np.ndarray, sources: np.nd
     with np.load(args.strokes) as z:
         labels = z["labels"]
     start = time.perf_counter()
-    with Pool(args.workers, _init_worker, (str(args.strokes), args.stroke_width)) as pool:  # before TensorFlow
+    # Worker processes are started before TensorFlow is imported.
+    with Pool(args.workers, _init_worker, (str(args.strokes), args.stroke_width, args.strokes_only)) as pool:
         prepared = pool.map(_prepare, indices.tolist(), chunksize=16)
     print(f"rendering + splitting + framing {time.perf_counter() - start:.0f} s with {args.workers} workers")
     rows = [(name, labels[i], source, split, naive) for i, source, (images, _) in zip(indices, sources, prepared)
@@ -165,7 +174,7 @@ def prepare_inputs(args: argparse.Namespace, indices: np.ndarray, sources: np.nd
         "label": np.array([r[1] for r in rows]),
         "source": np.array([r[2] for r in rows]),
         "image": [r[3] for r in rows],
-        "naive": np.stack([r[4] for r in rows]),
+        "naive": np.stack([r[4] for r in rows]) if rows else np.zeros((0, 28, 28), np.float32),
         "strokes": [split for _, split in prepared],
         "strokes_label": labels[indices],
         "strokes_source": sources,
@@ -236,6 +245,21 @@ def print_table(name: str, figures: dict) -> None:
               f"{row['variants'][row['worst_variant']]['top1']:>7.2%}")
 
 
+def uncertainty(probs: np.ndarray, truth: np.ndarray, what: str) -> np.ndarray:
+    """Print, for thresholds around the app's UNCERTAIN_BELOW, how many readings (n, 10) it marks uncertain
+    and how often those and the rest are right; return which readings are right (top-1)."""
+    from mnist_sketch.predict import UNCERTAIN_BELOW
+
+    correct = hits(probs, truth, 1)
+    print(f"uncertainty threshold{what} (the app uses {UNCERTAIN_BELOW}): share marked uncertain, top-1 of the "
+          "rest, top-1 and top-3 of the uncertain ones")
+    for threshold in sorted({0.5, 0.6, 0.7, 0.8, 0.9, UNCERTAIN_BELOW}):
+        unsure = probs.max(axis=1) < threshold
+        print(f"  < {threshold:.2f}: {unsure.mean():6.2%} uncertain; confident {correct[~unsure].mean():.2%} right; "
+              f"uncertain {correct[unsure].mean():.2%} right, {topk(probs[unsure], truth[unsure], 3):.2%} in top 3")
+    return correct
+
+
 def score(name: str, probs: dict[str, np.ndarray], inputs: dict, writers: dict[str, int], data: str) -> dict:
     """Print one model's figures; return them as recorded in metrics.json's "pen_drawn" (`data` names the
     samples measured)."""
@@ -252,15 +276,7 @@ def score(name: str, probs: dict[str, np.ndarray], inputs: dict, writers: dict[s
     print(f"images without the number reader: mean top-1 {alone:.2%}, as two digits or more: "
           f"{probs['image_alone_split']}")
 
-    from mnist_sketch.predict import UNCERTAIN_BELOW
-
-    correct = hits(p_ours, truth, 1)
-    print(f"uncertainty threshold (the app uses {UNCERTAIN_BELOW}): share marked uncertain, top-1 of the rest, "
-          "top-1 and top-3 of the uncertain ones")
-    for threshold in sorted({0.5, 0.6, 0.7, 0.8, 0.9, UNCERTAIN_BELOW}):
-        unsure = p_ours.max(axis=1) < threshold
-        print(f"  < {threshold:.2f}: {unsure.mean():6.2%} uncertain; confident {correct[~unsure].mean():.2%} right; "
-              f"uncertain {correct[unsure].mean():.2%} right, {topk(p_ours[unsure], truth[unsure], 3):.2%} in top 3")
+    correct = uncertainty(p_ours, truth, "")
     print(f"most frequent misreadings (true->read: count): {misreadings(truth[~correct], p_ours[~correct])}")
     s_correct = hits(probs["strokes"], inputs["strokes_label"], 1)
     print("strokes' misreadings: " + misreadings(inputs["strokes_label"][~s_correct], probs["strokes"][~s_correct]))
@@ -290,11 +306,39 @@ def compare(names: list[str], all_figures: list[dict]) -> None:
             print(f"{source:<10} {measure:<14} " + " ".join(f"{value(r):>22.2%}" for r in rows))
 
 
+def stroke_rates(probs: np.ndarray, inputs: dict) -> dict:
+    """Top-1 and top-3 of stroke readings (n, 10) (`as_probs`), per source and over all: {"all": {...}, src: ...}."""
+    truth, sources = inputs["strokes_label"], inputs["strokes_source"]
+    rows = {"all": np.ones(len(truth), bool), **{str(s): sources == s for s in sorted(set(sources))}}
+    return {name: {"samples": int(m.sum()), "top1": topk(probs[m], truth[m], 1), "top3": topk(probs[m], truth[m], 3)}
+            for name, m in rows.items()}
+
+
+def score_paths(readers: dict[str, np.ndarray], inputs: dict) -> dict:
+    """Print the strokes' top-1 (top-3) per source for each reading of them (`readers`: name -> (n, 10)
+    `as_probs`), and the uncertainty threshold on the fused readings; return the figures by reading."""
+    figures = {name: stroke_rates(probs, inputs) for name, probs in readers.items()}
+    print(f"\n== the pad's strokes: top-1 (top-3)\n{'source':<10} {'samples':>7} "
+          + " ".join(f"{name:>22}" for name in readers))
+    for source, row in figures[next(iter(readers))].items():
+        print(f"{source:<10} {row['samples']:>7} " + " ".join(
+            f"{figures[n][source]['top1']:>12.2%} ({figures[n][source]['top3']:.2%})" for n in readers))
+    fused, truth = readers["fused"], inputs["strokes_label"]
+    correct = uncertainty(fused, truth, " on the fused strokes")
+    print("fused strokes' misreadings: " + misreadings(truth[~correct], fused[~correct]))
+    return figures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, nargs="+", default=[ROOT / "model" / "mnist.h5"])
     parser.add_argument("--number-model", type=Path, default=ROOT / "model" / "numbers.h5",
                         help="the number reader the app runs beside each model on images")
+    parser.add_argument("--path-model", type=lambda v: Path(v) if v else None, default=ROOT / "model" / "trajectory.h5",
+                        help="the path model the app fuses with the CNN on the pad's strokes ('' for none)")
+    parser.add_argument("--path-weights", type=float, nargs="*", default=[],
+                        help="also score the strokes fused with these path model weights")
+    parser.add_argument("--strokes-only", action="store_true", help="read the strokes only, not the images")
     parser.add_argument("--ensemble", action="store_true", help="also score the mean of the models' probabilities")
     parser.add_argument("--record", action="store_true",
                         help="write the figures into the model's metrics.json and model card (one --model)")
@@ -312,6 +356,9 @@ def main() -> int:
     if args.record and (len(args.model) != 1 or args.ensemble or args.every != 1 or args.stroke_width
                         or args.strokes != STROKES):
         parser.error("--record takes one --model, every sample of the default stroke file and the app's stroke width")
+    path_model_file = args.path_model
+    if (args.strokes_only or args.path_weights) and path_model_file is None:
+        parser.error("--strokes-only and --path-weights score the path model: give --path-model")
 
     indices, sources, data = dev_samples(args.strokes, args.every)
     with np.load(args.strokes) as z:
@@ -320,7 +367,8 @@ def main() -> int:
 
     from mnist_sketch.model import load_model_file
     from mnist_sketch.number_model import load_number_model_file
-    from mnist_sketch.predict import DigitReader
+    from mnist_sketch.predict import PATH_WEIGHT, DigitReader
+    from mnist_sketch.trajectory import load_path_model_file
 
     widths = (f"{args.stroke_width} px" if args.stroke_width else
               f"the app's: images' strokes normalised to {STROKE_WIDTH} px, strokes drawn at {PEN_WIDTH} px")
@@ -328,6 +376,29 @@ def main() -> int:
     print(f"{len(indices)} samples of {data} ({counts}) x 6 variants = {len(inputs['label'])} drawings, and "
           f"{len(indices)} stroke drawings; widths {widths}")
     number_model = load_number_model_file(args.number_model)
+    path_figures = None
+    if path_model_file is not None:  # the first model's strokes, with the path model
+        path_model = load_path_model_file(path_model_file)
+        model = load_model_file(args.model[0])
+        strokes = inputs["strokes"]
+        readers = {"CNN alone (before)": as_probs(DigitReader(model).choose(strokes)),
+                   "path model alone": as_probs(DigitReader(model, path_model=path_model, path_weight=1.0)
+                                                .choose(strokes))}
+        for weight in args.path_weights:
+            readers[f"fused, weight {weight:g}"] = as_probs(
+                DigitReader(model, path_model=path_model, path_weight=weight).choose(strokes))
+        app = DigitReader(model, number_model=number_model, path_model=path_model)  # as the app reads the pad
+        readers["fused"] = as_probs(app.choose(strokes))
+        print(f"\npath model {path_model_file}, fused with {args.model[0]} at weight {PATH_WEIGHT} ('fused')")
+        path_figures = score_paths(readers, inputs)
+        path_figures = {"cnn": path_figures["CNN alone (before)"], "path": path_figures["path model alone"],
+                        "fused": path_figures["fused"], "path_weight": PATH_WEIGHT, "data": data}
+    if args.strokes_only:
+        if args.record:
+            from training.card import PATH_METRICS, record_pen_drawn
+
+            record_pen_drawn(path_model_file.with_name(PATH_METRICS), path_figures)
+        return 0
     all_probs, all_figures = [], []
     for path in args.model:
         model = load_model_file(path)
@@ -356,9 +427,11 @@ def main() -> int:
     if len(all_figures) > 1:
         compare(names, all_figures)
     if args.record:
-        from training.card import record_pen_drawn
+        from training.card import PATH_METRICS, record_pen_drawn
 
         record_pen_drawn(args.model[0].parent / "metrics.json", all_figures[0])
+        if path_figures is not None:
+            record_pen_drawn(path_model_file.with_name(PATH_METRICS), path_figures)
     return 0
 
 

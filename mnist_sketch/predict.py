@@ -15,6 +15,8 @@ from mnist_sketch.model import INPUT_SHAPE, NUM_CLASSES
 from mnist_sketch.number_strip import STRIP_SIZE, Strip, StripDigit, digit_inputs, strip_digits
 from mnist_sketch.preprocess import EMPTY_MESSAGE, EmptyDrawing, InvalidDrawing
 from mnist_sketch.segment import MAX_DIGITS, TOO_MANY, Drawing, split
+from mnist_sketch.trajectory import INPUT_SHAPE as PATH_SHAPE
+from mnist_sketch.trajectory import path_features
 
 # Below this calibrated top probability a reading is marked uncertain. On the
 # 47,274 pen-drawn renderings of benchmarks/sketch_accuracy.py it flags 1.1 % of
@@ -40,6 +42,10 @@ CHUNK = 1024  # images per model call in predict_batch: under 1 GB of activation
 ONE_DIGIT_SURE = 0.999
 NUMBER_ASPECT = 0.9
 SEQUENCE_SURE = 0.95
+# A stroke drawing's digits are read by the path model too (`mnist_sketch.trajectory`), on each option's own
+# strokes: each digit's probabilities are the weighted geometric mean of the CNN's and the path model's,
+# PATH_WEIGHT the path model's share (`fuse`). Chosen on the dev split by benchmarks/sketch_accuracy.py.
+PATH_WEIGHT = 0.5
 
 
 def ordinal(n: int) -> str:
@@ -156,18 +162,30 @@ def overrules_one_digit(reading: Reading, strip: Strip, digits: list[StripDigit]
     return reading.confidence < one_digit_sure and strip.aspect >= number_aspect and sure >= sequence_sure
 
 
+def fuse(cnn: np.ndarray, path: np.ndarray, weight: float = PATH_WEIGHT) -> np.ndarray:
+    """The CNN's and the path model's (n, 10) probabilities combined: their geometric mean weighted
+    `weight` for the path model (0: the CNN alone, 1: the path model alone), renormalised to sum to 1."""
+    logs = (1.0 - weight) * np.log(np.maximum(cnn, 1e-30)) + weight * np.log(np.maximum(path, 1e-30))
+    fused = np.exp(logs - logs.max(axis=-1, keepdims=True))
+    return fused / fused.sum(axis=-1, keepdims=True)
+
+
 class DigitReader:
     """Preprocess drawings and run the models on them, without `model.predict`'s per-call overhead.
 
     `rotations` are the views averaged per drawing (degrees; `(0.0,)` runs the model alone).
-    `number_model` (optional) reads images whole as well (see ONE_DIGIT_SURE).
+    `number_model` (optional) reads images whole as well (see ONE_DIGIT_SURE); `path_model` (optional, see
+    `mnist_sketch.trajectory`) reads the pad's strokes beside the CNN (see PATH_WEIGHT).
     """
 
     def __init__(self, model: keras.Model, rotations: Sequence[float] = VIEW_ROTATIONS_DEG,
-                 number_model: keras.Model | None = None):
+                 number_model: keras.Model | None = None, path_model: keras.Model | None = None,
+                 path_weight: float = PATH_WEIGHT):
         self.model = model
         self.rotations = tuple(rotations)
         self.number_model = number_model
+        self.path_model = path_model
+        self.path_weight = path_weight
 
         def forward(x: tf.Tensor) -> tf.Tensor:
             views = tf.concat([x if angle == 0 else rotate(x, angle) for angle in self.rotations], axis=0)
@@ -190,6 +208,13 @@ class DigitReader:
                 reduce_retracing=True,
             )
             self.strip_logits(np.zeros((1, *STRIP_SIZE), np.uint8))
+        if path_model is not None:
+            self._read_paths = tf.function(
+                lambda x: path_model(x, training=False),
+                input_signature=[tf.TensorSpec((None, *PATH_SHAPE), tf.float32)],
+                reduce_retracing=True,
+            )
+            self.path_probs(np.zeros((1, *PATH_SHAPE), np.float32))
 
     def predict_batch(self, images: np.ndarray) -> np.ndarray:
         """(n, 28, 28) float ink in [0, 1] -> (n, 10) float probabilities, averaged over the views.
@@ -204,6 +229,12 @@ class DigitReader:
         """(n, 32, 160) uint8 strips -> (n, FRAMES, 11) number reader logits, in chunks of CHUNK."""
         x = np.asarray(strips, np.float32)[..., None] / 255.0
         return np.concatenate([self._read_strips(tf.constant(x[i : i + CHUNK])).numpy()
+                               for i in range(0, len(x), CHUNK)])
+
+    def path_probs(self, features: np.ndarray) -> np.ndarray:
+        """(n, POINTS, CHANNELS) `path_features` -> (n, 10) path model probabilities, in chunks of CHUNK."""
+        x = np.asarray(features, np.float32)
+        return np.concatenate([self._read_paths(tf.constant(x[i : i + CHUNK])).numpy()
                                for i in range(0, len(x), CHUNK)])
 
     def read(self, value: Any) -> Reading:
@@ -241,14 +272,22 @@ class DigitReader:
     def choose(self, found: list[Drawing | EmptyDrawing]) -> list[Reading]:
         """Readings of drawings already split by `segment.split` (an EmptyDrawing for one that was not).
 
-        Every input of every option is read in one model call; per piece, the
-        option with the best score is kept: its prior plus the log of the joint
-        confidence its digits are read with. With a number model, every image's
-        strip is read in one more call, and `combine` checks the two readings.
+        Every input of every option is read in one model call; with a path model, every stroke digit's
+        strokes in one more, and each such digit's probabilities are `fuse`d. Per piece, the option with
+        the best score is kept: its prior plus the log of the joint confidence its digits are read with.
+        With a number model, every image's strip is read in one more call, and `combine` checks the two
+        readings.
         """
-        inputs = [image for layout in found if not isinstance(layout, EmptyDrawing)
-                  for piece in layout.pieces for option in piece for image in option.inputs]
-        probs = iter(self.predict_batch(np.stack(inputs)) if inputs else [])
+        options = [option for layout in found if not isinstance(layout, EmptyDrawing)
+                   for piece in layout.pieces for option in piece]
+        inputs = [image for option in options for image in option.inputs]
+        cnn = self.predict_batch(np.stack(inputs)) if inputs else np.zeros((0, NUM_CLASSES), np.float32)
+        if self.path_model is not None:  # an option of strokes has each digit's; an image's has none
+            read = np.array([bool(option.strokes) for option in options for _ in option.inputs], bool)
+            if read.any():
+                paths = [path_features(digit) for option in options for digit in option.strokes]
+                cnn[read] = fuse(cnn[read], self.path_probs(np.stack(paths)), self.path_weight)
+        probs = iter(cnn)
         readings = []
         for layout in found:
             if isinstance(layout, EmptyDrawing):

@@ -86,11 +86,13 @@ SCATTERED = (f"This image has over {MAX_PARTS} separate marks: it does not look 
 
 
 class Option(NamedTuple):
-    """One way to read a piece of a drawing: its digits' (28, 28) inputs, left to right, and the log-prior
-    of reading it this way."""
+    """One way to read a piece of a drawing: its digits' (28, 28) inputs, left to right, the log-prior
+    of reading it this way, and, for strokes, each digit's strokes ((n, 2) points, in writing order), which
+    the path model reads (empty for an image)."""
 
     inputs: list[np.ndarray]
     prior: float = 0.0
+    strokes: tuple[tuple[np.ndarray, ...], ...] = ()
 
 
 Piece = list[Option]  # the ways to read a piece of a drawing
@@ -182,13 +184,17 @@ def stroke_pieces(strokes: Strokes, stroke_width: float = PEN_WIDTH) -> list[Pie
     pieces."""
     check_drawn(strokes)
     boxes = _stroke_boxes(strokes.strokes)
-    digits = [[strokes.strokes[i] for i in group] for group in group_parts(boxes)]
+    groups = group_parts(boxes)
+    digits = [[strokes.strokes[i] for i in group] for group in groups]
+
+    def parts(first: int, last: int) -> tuple[np.ndarray, ...]:
+        """The strokes of digits first..last joined, in writing order."""
+        return tuple(strokes.strokes[i] for i in sorted(i for group in groups[first : last + 1] for i in group))
 
     @functools.cache  # a digit, or digits joined, framed once for all the options they are in
     def frame(first: int, last: int) -> np.ndarray:
         """Digits first..last joined, framed."""
-        parts = tuple(part for d in digits[first : last + 1] for part in d)
-        return frame_strokes(Strokes(strokes.width, strokes.height, parts), stroke_width)
+        return frame_strokes(Strokes(strokes.width, strokes.height, parts(first, last)), stroke_width)
 
     runs = _touching_runs(digits, digit_height(boxes))
     _check_count(len(runs))  # before any is framed
@@ -198,7 +204,8 @@ def stroke_pieces(strokes: Strokes, stroke_width: float = PEN_WIDTH) -> list[Pie
         for joins in itertools.product((False, True), repeat=len(run) - 1):
             starts = [run[0]] + [k for join, k in zip(joins, run[1:]) if not join]  # each joined digit's first
             ends = [k - 1 for k in starts[1:]] + [run[-1]]
-            options.append(Option([frame(a, b) for a, b in zip(starts, ends)], JOIN_PRIOR * sum(joins)))
+            options.append(Option([frame(a, b) for a, b in zip(starts, ends)], JOIN_PRIOR * sum(joins),
+                                  tuple(parts(a, b) for a, b in zip(starts, ends))))
         pieces.append(options)
     return pieces
 

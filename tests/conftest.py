@@ -53,3 +53,19 @@ def mnist_digits() -> tuple[np.ndarray, np.ndarray]:
     x, y = mnist_data()
     order = np.random.default_rng(0).permutation(len(y))
     return x[order].reshape(-1, 28, 28).astype(np.uint8), y[order].astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def pen_file(tmp_path_factory) -> Path:
+    """A small stroke file in the layout of pen_digits.npz (tests/pen_data.py): 240 digits of 12 made-up writers."""
+    from pen_data import write_pen_file
+
+    return write_pen_file(tmp_path_factory.mktemp("pen") / "pen_digits.npz")
+
+
+@pytest.fixture(scope="module")
+def pen(pen_file):
+    """`pen_file` loaded (training.pen_digits.PenDigits)."""
+    from training.pen_digits import load_pen_digits
+
+    return load_pen_digits(pen_file)

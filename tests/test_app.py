@@ -71,12 +71,13 @@ def serve_app(**build_options) -> Iterator[str]:
         import app
         from space.feedback import FeedbackStore
         from mnist_sketch.model import load_model_file
-        from mnist_sketch.model_source import bundled_source, load_number_model
+        from mnist_sketch.model_source import bundled_source, load_number_model, load_path_model
         from mnist_sketch.predict import DigitReader
 
-        source = bundled_source()  # model/mnist.h5, its metrics.json and model/numbers.h5
+        source = bundled_source()  # model/mnist.h5, its metrics.json, model/numbers.h5 and model/trajectory.h5
         feedback = build_options.pop("feedback", None) or FeedbackStore(Path(tempfile.mkdtemp()) / "feedback")
-        reader = DigitReader(load_model_file(source.path), number_model=load_number_model(source))
+        reader = DigitReader(load_model_file(source.path), number_model=load_number_model(source),
+                             path_model=load_path_model(source))  # as app.main builds it
         demo = app.build_demo(reader, source, feedback, **build_options)
         port = free_port()
         demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,

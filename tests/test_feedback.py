@@ -217,6 +217,10 @@ def test_training_reads_the_corrections_digits(tmp_path, reader):
     assert corrections.records == 4 and corrections.skipped == 1  # "1" cannot be "77"
     assert sorted(corrections.y.tolist()) == sorted([1, 4, 7, 2, 0, 2, 5])
     assert corrections.x.shape == (7, 28, 28) and corrections.x.dtype == np.uint8
+    assert len(corrections.strokes) == 7  # each digit's own strokes, for the path model
+    assert all(s.ndim == 2 and s.shape[1] == 2 for digit in corrections.strokes for s in digit)
+    one = int(np.flatnonzero(corrections.y == 1)[0])  # only the "7" corrected to "1" gives a 1
+    assert len(corrections.strokes[one]) == 1  # the whole drawing, its one stroke
     counts = summary(corrections, 20)["digits_per_class"]
     assert counts["2"] == 2 and counts["1"] == 1 and sum(counts.values()) == 7
 

@@ -33,14 +33,14 @@ WRONG_TOKEN = "hf_testTokenWrong9876543210fedcba"
 REPO = "user/mnist-test"
 
 # Runs the app's model resolution once per JSON object of env overrides in argv[1] and prints,
-# per run, where the model came from, the file's sha256, the number reader's file and whether one
-# loaded, the warnings logged and the model's probabilities on fixed inputs, plus those of the
+# per run, where the model came from, the file's sha256, the number reader's and the path model's files
+# and whether they loaded, the warnings logged and the model's probabilities on fixed inputs, plus those of the
 # bundled model for comparison.
 LOADER = r"""
 import hashlib, json, logging, os, sys
 import numpy as np
 from mnist_sketch.model import load_model_file
-from mnist_sketch.model_source import BUNDLED_DIR, MODEL_FILENAME, load_app_model, load_number_model
+from mnist_sketch.model_source import BUNDLED_DIR, MODEL_FILENAME, load_app_model, load_number_model, load_path_model
 from mnist_sketch.predict import DigitReader
 
 class Recorder(logging.Handler):
@@ -58,12 +58,16 @@ for overrides in json.loads(sys.argv[1]):
     Recorder.records.clear()
     model, source = load_app_model({**os.environ, **overrides})
     number_model = load_number_model(source)
-    numbers = source.number_path
+    numbers, paths = source.number_path, source.path_model_path
+    path_model = load_path_model(source)
     runs.append({"origin": source.origin, "commit": source.commit, "path": str(source.path),
                  "sha256": hashlib.sha256(source.path.read_bytes()).hexdigest(), "has_metrics": bool(source.metrics),
                  "number_path": str(numbers) if numbers else None,
                  "number_sha256": hashlib.sha256(numbers.read_bytes()).hexdigest() if numbers else None,
                  "number_loaded": number_model is not None,
+                 "path_model_path": str(paths) if paths else None,
+                 "path_model_sha256": hashlib.sha256(paths.read_bytes()).hexdigest() if paths else None,
+                 "path_model_loaded": path_model is not None,
                  "warnings": list(Recorder.records), "predictions": DigitReader(model).predict_batch(images).tolist()})
 bundled = DigitReader(load_model_file(BUNDLED_DIR / MODEL_FILENAME)).predict_batch(images).tolist()
 print("RESULT " + json.dumps({"runs": runs, "bundled_predictions": bundled}))
@@ -148,6 +152,7 @@ def test_push_uploads_the_whole_folder_in_one_commit(published):
     commits = commit_requests(hub)  # the app's later downloads make no commits
     assert len(commits) == 1 and commits[0].path == f"/api/models/{REPO}/commit/main"
     assert sorted(commits[0].files) == sorted(published.folder_before)
+    assert {"mnist.h5", "numbers.h5", "trajectory.h5"} <= set(commits[0].files)  # the three models in one commit
     assert {p: hashlib.sha256(d).hexdigest() for p, d in head.files.items()} == published.folder_before
     assert digests(MODEL_DIR) == published.folder_before  # pushing leaves the folder as it was
 
@@ -161,11 +166,14 @@ def test_app_downloads_the_pushed_model(published):
     assert run["has_metrics"]
     assert run["number_sha256"] == published.folder_before["numbers.h5"] and run["number_loaded"]
     assert Path(run["number_path"]).is_relative_to(published.app_home)
+    assert run["path_model_sha256"] == published.folder_before["trajectory.h5"] and run["path_model_loaded"]
+    assert Path(run["path_model_path"]).is_relative_to(published.app_home)
     np.testing.assert_allclose(run["predictions"], published.result["bundled_predictions"], rtol=0, atol=1e-6)
     downloads = [r for r in published.hub.requests[published.requests_after_push:] if r.method == "GET"]
     assert {r.path.split("?")[0] for r in downloads} == {
         f"/api/models/{REPO}/revision/main",  # is the Hub there? one request before the downloads
-        f"/{REPO}/resolve/main/mnist.h5", f"/{REPO}/resolve/main/metrics.json", f"/{REPO}/resolve/main/numbers.h5"}
+        f"/{REPO}/resolve/main/mnist.h5", f"/{REPO}/resolve/main/metrics.json", f"/{REPO}/resolve/main/numbers.h5",
+        f"/{REPO}/resolve/main/trajectory.h5"}
     assert all(r.auth == "none" for r in downloads)  # a public model needs no login
 
 
@@ -261,25 +269,32 @@ def test_app_falls_back_to_bundled_on_missing_repo_revision_or_corrupt_model(hub
     assert "Traceback" not in proc.stderr
 
 
-def test_a_hub_model_without_a_usable_number_reader_gets_the_bundled_one(hub, tmp_path):
-    """A repo pushed before the number reader existed has no numbers.h5; another has a broken one."""
+def test_a_hub_model_without_a_usable_number_reader_or_path_model_gets_the_bundled_one(hub, tmp_path):
+    """A repo pushed before the number reader and the path model existed has neither numbers.h5 nor
+    trajectory.h5; another has a broken numbers.h5, a third a broken trajectory.h5."""
     env = client_env(tmp_path / "push-home", hub.url, TOKEN)
-    for repo, numbers in (("user/digits-only", None), ("user/broken-numbers", b"not an HDF5 file\n")):
+    broken_file = b"not an HDF5 file\n"
+    for repo, extra in (("user/digits-only", None), ("user/broken-numbers", "numbers.h5"),
+                        ("user/broken-path", "trajectory.h5")):
         folder = tmp_path / repo.split("/")[1]
         folder.mkdir()
         shutil.copy(MODEL_DIR / "mnist.h5", folder / "mnist.h5")
         (folder / "README.md").write_text("# A digit model\n")
-        if numbers:
-            (folder / "numbers.h5").write_bytes(numbers)
+        if extra:
+            (folder / extra).write_bytes(broken_file)
         assert push(folder, repo, env).returncode == 0
 
-    result, proc = load(client_env(tmp_path / "app-home", hub.url),
-                        {"MODEL_REPO": "user/digits-only"}, {"MODEL_REPO": "user/broken-numbers"})
-    digits_only, broken = result["runs"]
-    assert digits_only["origin"] == broken["origin"] == "hub"
+    result, proc = load(client_env(tmp_path / "app-home", hub.url), {"MODEL_REPO": "user/digits-only"},
+                        {"MODEL_REPO": "user/broken-numbers"}, {"MODEL_REPO": "user/broken-path"})
+    digits_only, broken, broken_path = result["runs"]
+    assert digits_only["origin"] == broken["origin"] == broken_path["origin"] == "hub"
     assert digits_only["number_path"] is None and digits_only["warnings"] == [] and digits_only["number_loaded"]
+    assert digits_only["path_model_path"] is None and digits_only["path_model_loaded"]
     assert broken["number_loaded"] and len(broken["warnings"]) == 1
     assert "models--user--broken-numbers" in broken["warnings"][0] and "numbers.h5" in broken["warnings"][0]
+    assert broken_path["path_model_loaded"] and len(broken_path["warnings"]) == 1  # the bundled one, said once
+    assert "models--user--broken-path" in broken_path["warnings"][0]
+    assert "trajectory.h5" in broken_path["warnings"][0] and "bundled path model" in broken_path["warnings"][0]
     assert "Traceback" not in proc.stderr
 
 

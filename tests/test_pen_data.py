@@ -4,22 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from pen_data import write_pen_file
 
 from mnist_sketch.segment import split
 from mnist_sketch.strokes import parse_strokes
 from training.pen_digits import (PenDataUnavailable, canvas_image, hold_out_writers, image_view, load_pen_digits,
                                  on_pad, prepare, render_views, stroke_view)
-
-
-@pytest.fixture(scope="module")
-def pen_file(tmp_path_factory):
-    return write_pen_file(tmp_path_factory.mktemp("pen") / "pen_digits.npz")
-
-
-@pytest.fixture(scope="module")
-def pen(pen_file):
-    return load_pen_digits(pen_file)
 
 
 def test_the_file_loads_with_its_splits_writers_and_sources(pen, pen_file):

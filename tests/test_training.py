@@ -245,17 +245,18 @@ def test_weight_average_spans_two_epochs_or_an_eighth_of_a_short_run():
 
 
 def test_the_bundled_model_card_is_rendered_from_its_metrics(tmp_path):
-    """model/README.md is what training.card renders from model/metrics.json and numbers_metrics.json: the
-    pen-drawn sections (written by `benchmarks/sketch_accuracy.py --record` and `number_accuracy.py --record`)
-    included, figure for figure."""
+    """model/README.md is what training.card renders from model/metrics.json, numbers_metrics.json and
+    trajectory_metrics.json: the pen-drawn sections (written by `benchmarks/sketch_accuracy.py --record` and
+    `number_accuracy.py --record`) included, figure for figure."""
     import shutil
 
-    from training.card import NUMBERS_METRICS, write_card
+    from training.card import NUMBERS_METRICS, PATH_METRICS, write_card
 
     bundled = ROOT / "model"
     metrics = json.loads((bundled / "metrics.json").read_text())
     shutil.copy(bundled / "mnist.h5", tmp_path / "mnist.h5")
     shutil.copy(bundled / NUMBERS_METRICS, tmp_path / NUMBERS_METRICS)
+    shutil.copy(bundled / PATH_METRICS, tmp_path / PATH_METRICS)
     write_card(tmp_path, metrics)
     assert (tmp_path / "README.md").read_text() == (bundled / "README.md").read_text()
     pen = metrics["pen_drawn"]
@@ -281,8 +282,14 @@ def test_the_bundled_model_card_is_rendered_from_its_metrics(tmp_path):
     assert "starting from the weights of an earlier reader" in card  # fine-tuned: metrics' initial_weights
     for name, row in numbers["pen_drawn"]["inputs"].items():
         cells = " | ".join(f"{100 * cell['app']:.1f} %" for cell in row["sources"].values())
-        alone = f"{100 * row['splitter_alone']:.1f} %" if name != "strokes" else "(not used)"
+        alone = f"{100 * row['splitter_alone']:.1f} %" if "splitter_alone" in row else "(not used)"
         assert f"| {name} | {cells} | **{100 * row['app']:.1f} %** | {alone} | {100 * row['oracle']:.1f} % |" in card
+    paths = json.loads((bundled / PATH_METRICS).read_text())
+    assert f"`trajectory.h5` ({paths['parameters']:,} weights" in card
+    for name, row in paths["pen_drawn"]["fused"].items():  # the dev writers' strokes: CNN, path model, fused
+        cells = " | ".join(f"{100 * paths['pen_drawn'][r][name]['top1']:.2f} % "
+                           f"({100 * paths['pen_drawn'][r][name]['top3']:.2f} %)" for r in ("cnn", "path", "fused"))
+        assert f"| {name} | {row['samples']:,} | {cells} |" in card
 
 
 def test_a_card_says_how_many_corrections_and_which_levers_a_run_used(tmp_path):

@@ -14,6 +14,7 @@ from training.pen_digits import SOURCES
 TEMPLATE = Path(__file__).resolve().parent.parent / "model_card.md"
 MODEL_NAME = "mnist-sketch CNN"
 NUMBERS_METRICS = "numbers_metrics.json"  # written by `python -m training.train_numbers`
+PATH_METRICS = "trajectory_metrics.json"  # written by `python -m training.train_trajectory`
 
 
 def card_data(test_accuracy: float, repo_id: str, pen_drawn: dict | None = None,
@@ -60,9 +61,9 @@ def card_data(test_accuracy: float, repo_id: str, pen_drawn: dict | None = None,
 
 def write_card(folder: Path, metrics: dict, repo_id: str | None = None) -> ModelCard:
     """Render README.md in `folder` from `metrics` (as written to metrics.json), and from the number
-    reader's numbers_metrics.json when the folder has one."""
+    reader's numbers_metrics.json and the path model's trajectory_metrics.json when the folder has them."""
     repo_id = repo_id or DEFAULT_MODEL_REPO
-    numbers_path = folder / NUMBERS_METRICS
+    numbers_path, path_model_path = folder / NUMBERS_METRICS, folder / PATH_METRICS
     card = ModelCard.from_template(
         card_data(metrics["test_accuracy"], repo_id, metrics.get("pen_drawn"), metrics.get("pen_data")),
         template_path=str(TEMPLATE),
@@ -70,6 +71,7 @@ def write_card(folder: Path, metrics: dict, repo_id: str | None = None) -> Model
         model_name=MODEL_NAME,  # ModelCardData keeps it for the model-index only
         file_mb=(folder / "mnist.h5").stat().st_size / 1e6,
         numbers=json.loads(numbers_path.read_text()) if numbers_path.is_file() else None,
+        path_model=json.loads(path_model_path.read_text()) if path_model_path.is_file() else None,
         pen_sources=SOURCES,
         **metrics,
     )
@@ -78,15 +80,15 @@ def write_card(folder: Path, metrics: dict, repo_id: str | None = None) -> Model
 
 
 def rewrite_card(folder: Path) -> None:
-    """Re-render README.md in `folder` from its metrics.json (and numbers_metrics.json), when it has one."""
+    """Re-render README.md in `folder` from its metrics.json (and the others beside it), when it has one."""
     metrics_path = folder / "metrics.json"
     if metrics_path.is_file():
         write_card(folder, json.loads(metrics_path.read_text()))
 
 
 def record_pen_drawn(metrics_path: Path, figures: dict) -> None:
-    """Write a benchmark's `figures` into `metrics_path` (metrics.json or numbers_metrics.json) as
-    "pen_drawn", and re-render the card beside it."""
+    """Write a benchmark's `figures` into `metrics_path` (metrics.json, numbers_metrics.json or
+    trajectory_metrics.json) as "pen_drawn", and re-render the card beside it."""
     metrics = json.loads(metrics_path.read_text())
     metrics["pen_drawn"] = figures
     metrics_path.write_text(json.dumps(metrics, indent=2) + "\n")

@@ -32,13 +32,15 @@ MAX_RECORD_BYTES = 4 * 2**20  # the app's records take up to about 1 MB (10,000 
 
 
 class Corrections(NamedTuple):
-    """Digits from corrections: uint8 images (n, 28, 28), 255 = ink, uint8 labels (n,); and their story."""
+    """Digits from corrections: uint8 images (n, 28, 28), 255 = ink, uint8 labels (n,), each digit's strokes
+    ((k, 2) points in the pad's pixels, in writing order, for the path model); and their story."""
 
     x: np.ndarray
     y: np.ndarray
     source: str  # the folder, or "repo@commit"
     records: int  # records read
     skipped: int  # records that were unusable, or whose drawing did not split into the answer's digits
+    strokes: list[tuple[np.ndarray, ...]]  # each digit's own strokes (for the path model)
 
 
 class CorrectionsUnavailable(DataUnavailable):
@@ -62,22 +64,22 @@ def fetch(source: str) -> tuple[Path, str]:
     return folder, f"{source}@{folder.name}"  # the cache keeps snapshots under their commit sha
 
 
-def _split_as(strokes: Strokes, count: int) -> list[np.ndarray] | None:
-    """The drawing's digit inputs, from the first way of reading its pieces that gives `count` digits; a
-    one-digit answer takes the whole drawing, even one the app split in two."""
+def _split_as(strokes: Strokes, count: int) -> tuple[list[np.ndarray], list[tuple[np.ndarray, ...]]] | None:
+    """The drawing's digit inputs and their strokes, from the first way of reading its pieces that gives
+    `count` digits; a one-digit answer takes the whole drawing, even one the app split in two."""
     if count == 1:
-        return [frame_strokes(strokes)]
+        return [frame_strokes(strokes)], [strokes.strokes]
     for options in itertools.islice(itertools.product(*pieces(strokes)), 256):
         digits = [image for option in options for image in option.inputs]
         if len(digits) == count:
-            return digits
+            return digits, [digit for option in options for digit in option.strokes]
     return None
 
 
 def load_corrections(source: str) -> Corrections:
     """The digits of every record in `source` (a folder or a dataset repo id)."""
     folder, where = fetch(source)
-    images, labels, records, skipped = [], [], 0, 0
+    images, labels, digit_strokes, records, skipped = [], [], [], 0, 0
     for path in sorted(folder.glob(RECORD_PATTERN)):
         records += 1
         try:
@@ -85,17 +87,18 @@ def load_corrections(source: str) -> Corrections:
                 raise ValueError("too large to be a record")
             record = json.loads(path.read_text())
             answer = parse_answer(record["answer"])  # ASCII digits only, as the app keeps them
-            digits = _split_as(parse_strokes(record["strokes"]), len(answer)) if answer else None
+            split = _split_as(parse_strokes(record["strokes"]), len(answer)) if answer else None
         except (OSError, ValueError, KeyError, TypeError, RecursionError, InvalidStrokes, EmptyDrawing):
             skipped += 1
             continue
-        if digits is None:
+        if split is None:
             skipped += 1
             continue
-        images += [np.rint(d * 255).astype(np.uint8) for d in digits]
+        images += [np.rint(d * 255).astype(np.uint8) for d in split[0]]
+        digit_strokes += split[1]
         labels += [int(c) for c in answer]
     x = np.stack(images) if images else np.zeros((0, 28, 28), np.uint8)
-    return Corrections(x, np.array(labels, np.uint8), where, records, skipped)
+    return Corrections(x, np.array(labels, np.uint8), where, records, skipped, digit_strokes)
 
 
 def summary(corrections: Corrections, repeat: int) -> dict:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -318,18 +319,24 @@ def _views(task: tuple[list[list[np.ndarray]], int, int, int]) -> np.ndarray:
     return out
 
 
+def in_chunks(work: Callable[[tuple], np.ndarray], digits: list, options: tuple, seed: int,
+              workers: int | None = None, chunk: int = CHUNK) -> list[np.ndarray]:
+    """`work((digits, *options, seed))` for each `chunk` of the digits, each chunk with its own seed, in
+    `workers` processes (default: one per core): the results in order, the same whatever `workers`."""
+    tasks = [(digits[start : start + chunk], *options, seed * 100_003 + k)
+             for k, start in enumerate(range(0, len(digits), chunk))]
+    workers = workers or os.cpu_count() or 1
+    if workers == 1 or len(tasks) <= 1:
+        return [work(task) for task in tasks]
+    with ProcessPoolExecutor(workers) as pool:
+        return list(pool.map(work, tasks))
+
+
 def render_views(pen: PenDigits, stroke_views: int, image_views: int, seed: int,
                  workers: int | None = None) -> np.ndarray:
     """`stroke_views` random stroke views and `image_views` image views of every digit:
     uint8 (len(pen), stroke_views + image_views, 28, 28). Deterministic for a seed, whatever `workers`."""
-    tasks = [(pen.strokes[start : start + CHUNK], stroke_views, image_views, seed * 100_003 + k)
-             for k, start in enumerate(range(0, len(pen), CHUNK))]
-    workers = workers or os.cpu_count() or 1
-    if workers == 1 or len(tasks) <= 1:
-        done = [_views(task) for task in tasks]
-    else:
-        with ProcessPoolExecutor(workers) as pool:
-            done = list(pool.map(_views, tasks))
+    done = in_chunks(_views, pen.strokes, (stroke_views, image_views), seed, workers)
     return np.concatenate(done) if done else np.zeros((0, stroke_views + image_views, 28, 28), np.uint8)
 
 
