@@ -49,9 +49,12 @@ PREVIEW_SCALE = 8  # the 28x28 model input is sent at 224x224, each pixel a cris
 PREVIEW_HEIGHT = 28 * 5  # and shown 140 px high: still whole screen pixels per input pixel
 PREVIEW_SEPARATOR = 96  # grey: the line between two digits' inputs in the preview
 MAX_FILE_SIZE = "10mb"  # larger uploads are refused by the server
-CONCURRENCY = 4  # predictions and corrections run at once, all in one group; more would only queue up for the CPU
-# Drawings waiting in the queue for one reader, read as one batch (one model call): each waits for its whole
-# batch, so not more than this (16 not compared with other sizes; benchmarks/load.py measures the whole).
+# Batches of readings (and corrections) run at once, all in one group, and the drawings waiting in the queue
+# read as one batch (one model call; each waits for its whole batch, so not more than MAX_BATCH). Chosen with
+# benchmarks/load.py on the Space's 2 cores: 2 batches of up to 16 read 102.6 stroke drawings/s from 32
+# clients (1 client: p50 17 ms), 4 of up to 16 only 77.5 (23 ms), 1 of up to 32 101.8 (20 ms) but images
+# 42.5/s against 53.9: more at once only share the CPU.
+CONCURRENCY = 2
 MAX_BATCH = 16
 # Sessions whose state Gradio keeps (its per-session copy of the page's config and the last drawing
 # read: about 120 KB, measured by benchmarks/soak.py): the least recently active beyond this are dropped,
