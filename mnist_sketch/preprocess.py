@@ -36,7 +36,7 @@ WORK_SIZE = BOX_SIZE * WORK_SCALE
 # Stroke width, in pixels of the 28x28 image, that drawings are normalised to.
 # MNIST's median is 2.58 (5th-95th percentile 1.99-3.89; `stroke_width` on 3,000
 # training images); a little thicker reads pen-drawn digits best (2.8 against
-# 2.2-3.4 on benchmarks/sketch_accuracy.py, see benchmarks/RESULTS.md), as the
+# 2.2-3.4 on benchmarks/sketch_accuracy.py, see benchmarks/HISTORY.md), as the
 # training augmentation thickens strokes more often than it thins them.
 STROKE_WIDTH = 2.8
 MAX_SIDE = 2048  # larger images are box-averaged down first: same result, bounded cost
@@ -46,7 +46,7 @@ MIN_INK_PIXELS = 3  # fewer inked pixels than this is an empty canvas (stray cli
 FAINT_LEVEL = 8  # 0-255: ink this strong (3 % contrast) but under INK_LEVEL is a drawing too faint to read...
 MIN_FAINT_PIXELS = 20  # ...when there are at least this many such pixels (not a few specks of noise)
 # Share of an image's pixels inked, above which it is not a drawing (a photo, noise, a filled area): pen
-# drawings on a pad stay under 0.27, MNIST's own 28x28 digits under 0.34 (benchmarks/RESULTS.md).
+# drawings on a pad stay under 0.27, MNIST's own 28x28 digits under 0.34 (benchmarks/HISTORY.md).
 MAX_COVERAGE = 0.36
 TOO_FAINT = ("The drawing is too faint to read: draw with darker ink, or send an image with more contrast "
              "between the ink and the paper.")

@@ -17,7 +17,7 @@ boxes alone, H being the tallest part's height:
 - specks (under SPECK_FRACTION * H both ways) are dropped.
 
 These thresholds were chosen on the numbers and single digits of
-benchmarks/number_accuracy.py and sketch_accuracy.py (benchmarks/RESULTS.md).
+benchmarks/number_accuracy.py and sketch_accuracy.py (benchmarks/HISTORY.md).
 
 Neighbouring digits whose ink touches (closer than TOUCH * H) may still be one
 digit drawn in separate strokes (a 1 whose flag touches its stem, a 4 whose bar

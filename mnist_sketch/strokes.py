@@ -31,7 +31,7 @@ from mnist_sketch.preprocess import BOX_SIZE, EmptyDrawing, InvalidDrawing, cent
 
 # The pen's width at 28x28: MNIST's median stroke width, 2.58 px. (The image path normalises the width
 # it *measures* to 2.8, which anti-aliasing and its thickening blur make wider than the pen.) Drawn at
-# 2.8, the pen-drawn digits of benchmarks/sketch_accuracy.py read 0.06 points worse (RESULTS.md).
+# 2.8, the pen-drawn digits of benchmarks/sketch_accuracy.py read 0.06 points worse (benchmarks/HISTORY.md).
 PEN_WIDTH = 2.6
 MAX_STROKES = 64
 MAX_POINTS = 2000  # per stroke

@@ -48,7 +48,7 @@ SHIFT_PX = 2.0
 THICKNESS = (-0.5, 1.0)  # blend towards a 3x3 erosion (< 0) or dilation (> 0)
 APP_VIEW_PROB = 0.5  # share of digits shown as the app's preprocessing frames them
 # Share of digits whose small loops are filled, as a fat brush on a small drawing does; 0.2 reads
-# more drawings than 0.12 at the same MNIST accuracy (benchmarks/RESULTS.md, third search).
+# more drawings than 0.12 at the same MNIST accuracy (benchmarks/HISTORY.md, third search).
 FILL_PROB = 0.2
 PEN_PROB = 0.0  # share of digits redrawn with a round pen along their skeleton (train.py's --pen-prob)
 PEN_WIDTH = (2.2, 3.4)  # pen widths drawn from, in px at 28x28: around the app's STROKE_WIDTH of 2.8

@@ -27,7 +27,7 @@ from mnist_sketch.segment import pieces
 from mnist_sketch.strokes import InvalidStrokes, Strokes, frame_strokes, parse_strokes
 from training.data import DataUnavailable
 
-REPEAT = 5  # times each correction is shown per epoch: 20 let a few mislabelled ones hurt (benchmarks/RESULTS.md)
+REPEAT = 5  # times each correction is shown per epoch: 20 let a few mislabelled ones hurt (benchmarks/HISTORY.md)
 MAX_RECORD_BYTES = 4 * 2**20  # the app's records take up to about 1 MB (10,000 points, a PNG, the inputs)
 
 

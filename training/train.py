@@ -43,7 +43,7 @@ EMA_STEPS = 1000
 BACKUP_DIR = ".backup"  # BackupAndRestore's checkpoints; removed when training finishes
 # With --pen-data: each epoch shows every training pen digit PEN_REPEAT times, each time one of its
 # POOL_VIEWS views rendered before training, PEN_IMAGE_SHARE of them images (the rest the pad's strokes).
-# Chosen on dev (benchmarks/RESULTS.md): shown twice, pen digits read 0.2-0.4 points better but MNIST's
+# Chosen on dev (benchmarks/HISTORY.md): shown twice, pen digits read 0.2-0.4 points better but MNIST's
 # test set 0.2 worse, under the 99.45 % kept as a target; a second seed moved them as much.
 PEN_REPEAT = 1.0
 POOL_VIEWS = 12
@@ -106,7 +106,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--private", action="store_true", help="with --push-to-hub: create the repo private")
     args = parser.parse_args(argv)
     if args.learning_rate is None:
-        # The heavy augmentation trains better with a larger start (benchmarks/RESULTS.md);
+        # The heavy augmentation trains better with a larger start (benchmarks/HISTORY.md);
         # the seed used Adam's default.
         args.learning_rate = 2e-3 if args.augment else 1e-3
     if args.epochs < 1 or args.batch_size < 1:
