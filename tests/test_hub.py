@@ -523,6 +523,26 @@ def test_pen_data_comes_from_the_hub_once_then_from_the_cache(hub, tmp_path, pus
     assert "is neither a local .npz or Parquet folder nor a Hub dataset repo" in missing.stdout
 
 
+def test_a_repo_still_holding_the_stroke_file_it_was_first_published_as_is_read(hub, tmp_path, pen_file):
+    """The public repo held pen_digits.npz before the Parquet splits: --pen-data REPO reads that file
+    (checked as a local one is) until the repo is published again."""
+    env = client_env(tmp_path / "home", hub.url, TOKEN)
+    old = ("from huggingface_hub import HfApi; api = HfApi(); api.create_repo('user/pen-digits', repo_type='dataset'); "
+           f"api.upload_file(path_or_fileobj={str(pen_file)!r}, path_in_repo='pen_digits.npz', "
+           "repo_id='user/pen-digits', repo_type='dataset')")
+    assert run_python(["-c", old], env).returncode == 0
+    commit = hub.head(PEN_REPO, repo_type="dataset").sha
+    local = run_python(["-c", PEN_LOADER, str(pen_file)], env).stdout.split()
+    hub_read = run_python(["-c", PEN_LOADER, PEN_REPO], client_env(tmp_path / "user", hub.url))
+    assert hub_read.stdout.split() == ["LOADED", local[1], f"{PEN_REPO}@{commit}", local[3]], hub_read.stderr[-2000:]
+    empty = ("from huggingface_hub import HfApi; api = HfApi(); api.create_repo('user/empty', repo_type='dataset'); "
+             "api.upload_file(path_or_fileobj=b'# nothing', path_in_repo='README.md', repo_id='user/empty', "
+             "repo_type='dataset')")
+    assert run_python(["-c", empty], env).returncode == 0
+    nothing = run_python(["-c", PEN_LOADER, "user/empty"], client_env(tmp_path / "user", hub.url)).stdout
+    assert "holds neither Parquet splits nor pen_digits.npz" in nothing and "push_pen_data" in nothing
+
+
 def test_publishing_pen_data_without_a_token_a_file_or_the_hub_fails_cleanly(hub, tmp_path, pen_file):
     out = tmp_path / "written"
     assert_clean_failure(push_pen_data(pen_file, client_env(tmp_path, hub.url), PEN_REPO, "--out", str(out)),

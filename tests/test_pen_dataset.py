@@ -130,7 +130,7 @@ def test_a_folder_with_other_splits_or_no_data_says_what_it_expects(tmp_path):
     with pytest.raises(PenDataUnavailable, match=r"expected the splits train, dev, found \['validation'\]"):
         load_pen_digits(tmp_path / "other")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(PenDataUnavailable, match="Cannot read pen digits from the folder"):
+    with pytest.raises(PenDataUnavailable, match="holds no Parquet splits.*push_pen_data --out"):
         load_pen_digits(tmp_path / "empty")
     for nothing in (tmp_path / "no-such-folder", "not a repo id", f"{tmp_path}/pen.npz/.."):
         with pytest.raises(PenDataUnavailable, match="is neither a file or folder here nor a Hub dataset repo id"):

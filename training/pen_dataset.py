@@ -10,25 +10,30 @@
 `write_parquet` writes such a folder (`data/{split}-00000-of-00001.parquet`, the layout that
 `Dataset.push_to_hub` writes and that `load_dataset` reads by split name, with or without the card);
 `load_pen_dataset` reads a local folder or a Hub dataset repo back into `PenDigits` through
-`datasets.load_dataset`, so its cache serves later runs, offline too (HF_HUB_OFFLINE=1). What it reads
-is untrusted: the columns' types, the labels, the points and the sizes are checked before use.
+`datasets.load_dataset`, so its cache serves later runs, offline too (HF_HUB_OFFLINE=1). A Hub repo that
+still holds the stroke file it was first published as (`pen_digits.npz`, no Parquet yet) is read from that
+file, fetched with `hf_hub_download`. What it reads is untrusted: the columns' types, the labels, the points
+and the sizes are checked before use.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Image, List, Value, load_dataset
-from datasets.exceptions import DatasetNotFoundError, DatasetsError
-from huggingface_hub.errors import HfHubHTTPError, HFValidationError
+from datasets.data_files import EmptyDatasetError
+from datasets.exceptions import DataFilesNotFoundError, DatasetNotFoundError, DatasetsError
+from huggingface_hub import hf_hub_download
+from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, HFValidationError
 from huggingface_hub.utils import validate_repo_id
 from PIL import Image as PILImage
 
 from mnist_sketch.strokes import MAX_POINTS, MAX_STROKES, MAX_TOTAL_POINTS
-from training.pen_digits import DEFAULT_REPO, PenDataUnavailable, PenDigits, plain_views
+from training.pen_digits import DEFAULT_REPO, FILENAME, PenDataUnavailable, PenDigits, load_pen_digits, plain_views
 
 SPLITS = ("train", "dev")
 FEATURES = Features({
@@ -88,6 +93,11 @@ def load_pen_dataset(source: str | Path) -> PenDigits:
                                      f"dataset repo id such as {DEFAULT_REPO}.") from None
     try:
         loaded = load_dataset(str(source))
+    except (DataFilesNotFoundError, EmptyDatasetError):  # no data file it knows (an .npz is none)
+        if local:
+            raise PenDataUnavailable(f"The folder {source} holds no Parquet splits (data/train-*.parquet, "
+                                     "data/dev-*.parquet): pass a folder that `push_pen_data --out` wrote.") from None
+        return _published_stroke_file(str(source))
     except DatasetNotFoundError:
         raise PenDataUnavailable(
             f"--pen-data {str(source)!r} is neither a local .npz or Parquet folder nor a Hub dataset repo that "
@@ -107,6 +117,18 @@ def load_pen_dataset(source: str | Path) -> PenDigits:
                                  f"{sorted(loaded) if isinstance(loaded, DatasetDict) else type(loaded).__name__}.")
     parts = [_columns(loaded[split], split, source) for split in SPLITS if split in loaded]
     return _pen_digits(parts, _origin(loaded, source, local))
+
+
+def _published_stroke_file(repo_id: str) -> PenDigits:
+    """The digits of a Hub dataset repo that holds no Parquet but the stroke file it was first published as."""
+    try:
+        path = Path(hf_hub_download(repo_id, FILENAME, repo_type="dataset"))
+    except (EntryNotFoundError, HfHubHTTPError, OSError, ValueError) as exc:
+        raise PenDataUnavailable(f"The Hub dataset {repo_id!r} holds neither Parquet splits nor {FILENAME} "
+                                 f"({exc.__class__.__name__}): publish it with `python -m training.push_pen_data`, "
+                                 "or pass `--pen-data` a local .npz or Parquet folder.") from None
+    pen = load_pen_digits(path)  # checked as any local stroke file is
+    return dataclasses.replace(pen, origin=f"{repo_id}@{path.parent.name}")  # the cache's folder is the commit
 
 
 def _origin(loaded: DatasetDict, source: str | Path, local: bool) -> str:
