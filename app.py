@@ -50,11 +50,10 @@ PREVIEW_HEIGHT = 28 * 5  # and shown 140 px high: still whole screen pixels per 
 PREVIEW_SEPARATOR = 96  # grey: the line between two digits' inputs in the preview
 MAX_FILE_SIZE = "10mb"  # larger uploads are refused by the server
 # Batches of readings (and corrections) run at once, all in one group, and the drawings waiting in the queue
-# read as one batch (one model call; each waits for its whole batch, so not more than MAX_BATCH). Chosen with
-# benchmarks/load.py on the Space's 2 cores: 2 batches of up to 16 read 102.6 stroke drawings/s from 32
-# clients (1 client: p50 17 ms), 4 of up to 16 only 77.5 (23 ms), 1 of up to 32 101.8 (20 ms) but images
-# 42.5/s against 53.9: more at once only share the CPU.
-CONCURRENCY = 2
+# read as one batch (one model call; each waits for its whole batch, so not more than MAX_BATCH). 4 and 2
+# batches at once read alike on 2 cores (32 clients, benchmarks/load.py alone on the machine: 90.4 stroke
+# drawings/s with 4, 84.9-102.6 with 2 over three runs): more would only queue up for the CPU.
+CONCURRENCY = 4
 MAX_BATCH = 16
 # Sessions whose state Gradio keeps (its per-session copy of the page's config and the last drawing
 # read: about 120 KB, measured by benchmarks/soak.py): the least recently active beyond this are dropped,
