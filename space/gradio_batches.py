@@ -17,7 +17,7 @@ exception, raised by a component or returned by the function as an
 request alone; the other items get their results. It relies on internals of
 gradio 6.31 (the batched path of `Blocks.process_api`: per-item
 `preprocess_data` / `postprocess_data` calls in order, and a list of per-request
-`gr.Request`s; `Queue.send_message`); tests/test_app.py's concurrent clients fail
+`gr.Request`s; `Queue.send_message`); tests/test_batching.py's concurrent clients fail
 if they change.
 """
 
