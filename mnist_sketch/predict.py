@@ -215,7 +215,16 @@ class DigitReader:
                 input_signature=[tf.TensorSpec((None, *PATH_SHAPE), tf.float32)],
                 reduce_retracing=True,
             )
+            # A drawing's images and paths in one traced call: a call of its own costs the path model
+            # about a millisecond of dispatch (benchmarks/RESULTS.md, Latency).
+            self._forward_with_paths = tf.function(
+                lambda x, paths: (forward(x), path_model(paths, training=False)),
+                input_signature=[tf.TensorSpec((None, *INPUT_SHAPE), tf.float32),
+                                 tf.TensorSpec((None, *PATH_SHAPE), tf.float32)],
+                reduce_retracing=True,
+            )
             self.path_probs(np.zeros((1, *PATH_SHAPE), np.float32))
+            self.predict_with_paths(np.zeros((1, 28, 28), np.float32), np.zeros((1, *PATH_SHAPE), np.float32))
 
     def predict_batch(self, images: np.ndarray) -> np.ndarray:
         """(n, 28, 28) float ink in [0, 1] -> (n, 10) float probabilities, averaged over the views.
@@ -234,9 +243,17 @@ class DigitReader:
 
     def path_probs(self, features: np.ndarray) -> np.ndarray:
         """(n, POINTS, CHANNELS) `path_features` -> (n, 10) path model probabilities, in chunks of CHUNK."""
-        x = np.asarray(features, np.float32)
-        return np.concatenate([self._read_paths(tf.constant(x[i : i + CHUNK])).numpy()
-                               for i in range(0, len(x), CHUNK)])
+        x = np.asarray(features, np.float32).reshape(-1, *PATH_SHAPE)
+        chunks = [self._read_paths(tf.constant(x[i : i + CHUNK])).numpy() for i in range(0, len(x), CHUNK)]
+        return np.concatenate(chunks) if chunks else np.zeros((0, NUM_CLASSES), np.float32)
+
+    def predict_with_paths(self, images: np.ndarray, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`predict_batch(images)` and `path_probs(features)`, in one model call when each fits in a CHUNK."""
+        if not (0 < len(images) <= CHUNK and 0 < len(features) <= CHUNK):  # the models fail on empty batches
+            return self.predict_batch(images), self.path_probs(features)
+        x = np.asarray(images, np.float32).reshape(-1, *INPUT_SHAPE)
+        cnn, path = self._forward_with_paths(tf.constant(x), tf.constant(np.asarray(features, np.float32)))
+        return cnn.numpy(), path.numpy()
 
     def read(self, value: Any) -> Reading:
         """Read one drawing: `Strokes` (the pad's value) or any image `preprocess` accepts.
@@ -274,20 +291,24 @@ class DigitReader:
         """Readings of drawings already split by `segment.split` (an EmptyDrawing for one that was not).
 
         Every input of every option is read in one model call; with a path model, every stroke digit's
-        strokes in one more, and each such digit's probabilities are `fuse`d. Per piece, the option with
-        the best score is kept: its prior plus the log of the joint confidence its digits are read with.
-        With a number model, every image's strip is read in one more call, and `combine` checks the two
-        readings.
+        strokes too, in the same call, and each such digit's probabilities are `fuse`d. Per piece, the
+        option with the best score is kept: its prior plus the log of the joint confidence its digits are
+        read with. With a number model, every image's strip is read in one more call, and `combine` checks
+        the two readings.
         """
         options = [option for layout in found if not isinstance(layout, EmptyDrawing)
                    for piece in layout.pieces for option in piece]
         inputs = [image for option in options for image in option.inputs]
-        cnn = self.predict_batch(np.stack(inputs)) if inputs else np.zeros((0, NUM_CLASSES), np.float32)
-        if self.path_model is not None:  # an option of strokes has each digit's; an image's has none
+        inputs = np.stack(inputs) if inputs else np.zeros((0, *INPUT_SHAPE[:2]), np.float32)
+        # An option of strokes has each digit's strokes; an image's has none.
+        paths = ([path_features(d) for option in options for d in option.strokes]
+                 if self.path_model is not None else [])
+        if paths:
+            cnn, path = self.predict_with_paths(inputs, np.stack(paths))
             read = np.array([bool(option.strokes) for option in options for _ in option.inputs], bool)
-            if read.any():
-                paths = [path_features(digit) for option in options for digit in option.strokes]
-                cnn[read] = fuse(cnn[read], self.path_probs(np.stack(paths)), self.path_weight)
+            cnn[read] = fuse(cnn[read], path, self.path_weight)
+        else:
+            cnn = self.predict_batch(inputs)
         probs = iter(cnn)
         readings = []
         for layout in found:

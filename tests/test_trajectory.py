@@ -12,7 +12,7 @@ from drawing import draw_digit
 from mnist_sketch import model_source
 from mnist_sketch.example_digits import pad_value
 from mnist_sketch.model_source import ModelSource, bundled_source, load_path_model
-from mnist_sketch.predict import DigitReader, fuse
+from mnist_sketch.predict import CHUNK, DigitReader, fuse
 from mnist_sketch.segment import split
 from mnist_sketch.strokes import parse_strokes
 from mnist_sketch.trajectory import CHANNELS, POINTS, path_features
@@ -142,6 +142,19 @@ def test_the_reader_fuses_stroke_digits_and_numbers_but_not_images(path_model, r
     assert not np.allclose(np.stack(reading.probabilities), np.stack(before.probabilities))
     image = draw_digit(4)  # an image has no path: read as before
     np.testing.assert_array_equal(fused.read(image).probabilities[0], reader.read(image).probabilities[0])
+
+
+def test_images_and_paths_read_together_as_apart(path_model, reader):
+    fused = DigitReader(reader.model, path_model=path_model)
+    rng = np.random.default_rng(0)
+    images = rng.random((5, 28, 28), np.float32)
+    paths = np.stack([path_features([rng.random((9, 2))]) for _ in range(3)])
+    for n, m in ((5, 3), (1, 1), (5, 0), (0, 3), (CHUNK + 1, 3)):  # one call, and the cases read apart
+        x = np.resize(images, (n, 28, 28))
+        cnn, path = fused.predict_with_paths(x, paths[:m])
+        np.testing.assert_allclose(cnn, fused.predict_batch(x), atol=1e-5)
+        np.testing.assert_allclose(path, fused.path_probs(paths[:m]), atol=1e-5)
+        assert cnn.shape == (n, 10) and path.shape == (m, 10)
 
 
 def test_without_a_path_model_the_reader_reads_as_before_and_says_so_once(tmp_path, monkeypatch, caplog, reader):
