@@ -65,7 +65,9 @@ ATTACH_GAP = 0.3  # a part this close to another (share of H) belongs to it when
 OFF_BASELINE = 0.2  # ...its bottom is this far (share of H) from the other's
 SPECK_FRACTION = 0.05  # parts smaller than this share of H both ways are specks (a 5's bar can be 0.07)
 TOUCH = 0.06  # neighbouring digits whose strokes come this close (share of H) may be one digit...
-JOIN_PRIOR = math.log(0.8)  # ...at this log-prior for joining them
+# ...at this log-prior for joining them: re-chosen for the path model's fused readings on the dev numbers of
+# benchmarks/number_accuracy.py, and the best too on numbers composed with another seed (benchmarks/RESULTS.md)
+JOIN_PRIOR = math.log(0.9)
 NECK = 0.6  # touching digits are eroded apart where they meet through less than this share of the pen's width
 WIDE_RATIO = 1.0  # a blot wider than this many times its height may be touching digits...
 WIDE_ALONE = 1.6  # ...or this many times, when it is the whole drawing
