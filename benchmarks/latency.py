@@ -6,7 +6,8 @@ drawing, and the number reader over the whole image) next to the same reader
 without the number reader, with one view, and to the same preprocessing
 followed by `model.predict`, in the same run. Then the pad's strokes of a digit and
 of a 4-digit number, as the app reads them (with the path model, `--path-model`) and
-as the reader before read them (the digit CNN alone).
+as the reader before read them (the digit CNN alone), the two called in turn so that a drift in the
+machine's speed slows both alike.
 
     python benchmarks/latency.py [--model model/mnist.h5] [--number-model model/numbers.h5]
                                  [--path-model model/trajectory.h5] [--repeats 300]
@@ -50,13 +51,21 @@ def sketch_canvas() -> np.ndarray:
 
 def timed(fn: Callable[[], object], repeats: int) -> np.ndarray:
     """Milliseconds per call of `fn`, after 10 warm-up calls."""
+    return timed_in_turn([fn], repeats)[0]
+
+
+def timed_in_turn(fns: list[Callable[[], object]], repeats: int) -> list[np.ndarray]:
+    """Milliseconds per call of each of `fns`, called in turn (one call of each, `repeats` times), after 10
+    warm-up rounds: a machine whose speed drifts slows them alike."""
     for _ in range(10):
-        fn()
-    out = np.empty(repeats)
+        for fn in fns:
+            fn()
+    out = [np.empty(repeats) for _ in fns]
     for i in range(repeats):
-        start = time.perf_counter()
-        fn()
-        out[i] = (time.perf_counter() - start) * 1000
+        for fn, times in zip(fns, out):
+            start = time.perf_counter()
+            fn()
+            times[i] = (time.perf_counter() - start) * 1000
     return out
 
 
@@ -90,21 +99,27 @@ def main() -> int:
         (f"DigitReader.read_many, {BATCH} canvases, {views} views", BATCH, lambda: digits_only.read_many(batch)),
         (f"preprocess + model.predict, {BATCH} canvases", BATCH, lambda: predict_baseline(batch)),
     ]
-    # The pad's strokes, parsed as the app parses each request (its JSON value).
-    fused = DigitReader(model, number_model=reader.number_model, path_model=load_path_model_file(args.path_model))
-    for text in ("4", "2026"):
-        value = pad_value(text)
-        cases += [(f"strokes '{text}', {views} views + path model (the app)", 1,
-                   lambda v=value: fused.read(parse_strokes(v))),
-                  (f"strokes '{text}', {views} views, CNN alone (before)", 1,
-                   lambda v=value: reader.read(parse_strokes(v)))]
     print(f"800x800 RGBA canvas; {args.repeats} timed calls each; model {args.model}; {os.cpu_count()} CPUs")
     print(f"{'case':<66} {'p50 ms':>8} {'p99 ms':>8} {'ms/canvas':>10}")
     for name, per, fn in cases:
-        times = timed(fn, args.repeats if per == 1 else max(30, args.repeats // 10))
-        print(f"{name:<66} {np.percentile(times, 50):>8.2f} {np.percentile(times, 99):>8.2f} "
-              f"{np.percentile(times, 50) / per:>10.2f}")
+        report(name, timed(fn, args.repeats if per == 1 else max(30, args.repeats // 10)), per)
+    # The pad's strokes, parsed as the app parses each request (its JSON value); the two readers in turn.
+    fused = DigitReader(model, number_model=reader.number_model, path_model=load_path_model_file(args.path_model))
+    for text in ("4", "2026"):
+        value = pad_value(text)
+        app, before = timed_in_turn([lambda: fused.read(parse_strokes(value)),
+                                     lambda: reader.read(parse_strokes(value))], args.repeats)
+        report(f"strokes '{text}', {views} views + path model (the app)", app)
+        report(f"strokes '{text}', {views} views, CNN alone (before), in turn with it", before)
+        print(f"{'':<4}the app's p50 minus the CNN alone's: {np.percentile(app, 50) - np.percentile(before, 50):+.2f} ms; "
+              f"median of the per-round differences: {np.median(app - before):+.2f} ms")
     return 0
+
+
+def report(name: str, times: np.ndarray, per: int = 1) -> None:
+    """One row: p50 and p99 of `times` (ms per call), and p50 per canvas for a call of `per` canvases."""
+    print(f"{name:<66} {np.percentile(times, 50):>8.2f} {np.percentile(times, 99):>8.2f} "
+          f"{np.percentile(times, 50) / per:>10.2f}")
 
 
 if __name__ == "__main__":

@@ -215,8 +215,8 @@ class DigitReader:
                 input_signature=[tf.TensorSpec((None, *PATH_SHAPE), tf.float32)],
                 reduce_retracing=True,
             )
-            # A drawing's images and paths in one traced call: a call of its own costs the path model
-            # about a millisecond of dispatch (benchmarks/RESULTS.md, Latency).
+            # A drawing's images and paths in one traced call: with a call of its own, the path model made
+            # a 4-digit drawing's reading 2.5 ms slower (benchmarks/RESULTS.md, Latency).
             self._forward_with_paths = tf.function(
                 lambda x, paths: (forward(x), path_model(paths, training=False)),
                 input_signature=[tf.TensorSpec((None, *INPUT_SHAPE), tf.float32),
