@@ -149,12 +149,13 @@ def message(page) -> str:
     return page.locator(MESSAGE).inner_text().strip()
 
 
-def wait_for_top_guess(page, text: str, guesses: int = 3) -> None:
-    """Wait until the top 3's first guess is `text`, with `guesses` guesses listed."""
+def wait_for_top_guess(page, text: str, guesses: int | None = 3) -> None:
+    """Wait until the top 3's first guess is `text`, with `guesses` guesses listed (None: any number)."""
     page.wait_for_function(
         """([selector, text, guesses]) => {
             const sets = document.querySelectorAll(selector);
-            return sets.length === guesses && sets[0].dataset.testid === `${text}-confidence-set`;
+            return sets.length > 0 && (guesses === null || sets.length === guesses)
+                   && sets[0].dataset.testid === `${text}-confidence-set`;
         }""",
         arg=[GUESSES, text, guesses],
     )
@@ -178,7 +179,14 @@ def wait_for_cleared(page) -> None:
 
 
 def wait_for_status(page, text: str) -> None:
-    page.wait_for_function("([s, t]) => document.querySelector(s).innerText.trim() === t", arg=[STATUS, text])
+    """Wait until the correction status says `text`; if it does not in time, fail saying what it says."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function("([s, t]) => document.querySelector(s).innerText.trim() === t", arg=[STATUS, text])
+    except PlaywrightTimeout:
+        shown = page.locator(STATUS).inner_text().strip()
+        raise AssertionError(f"the status says {shown!r}, not {text!r}; the message says {message(page)!r}") from None
 
 
 def ink_pixels(page) -> int:
@@ -401,7 +409,10 @@ def test_a_correction_is_offered_once_per_drawing_and_confirmed_under_it(browser
     assert len(kept(feedback, but=before)) == 1 and page.locator(STATUS).inner_text().strip() == SAVED
 
     # A new drawing opens them again, and the thanks gives way to what is kept; typed answers are checked.
-    draw(page, [[(x - 0.3, y) for x, y in UPRIGHT[0]]], phone)
+    press(page, "#pad .pad-clear", phone)
+    wait_for_cleared(page)
+    draw(page, UPRIGHT, phone)
+    wait_for_top_guess(page, "1", guesses=None)  # its reading came, not only the status the pen's change set
     page.wait_for_function("s => document.querySelector(s).innerText.includes('nothing about you')", arg=STATUS)
     page.wait_for_function("() => !document.querySelector('#send-correction').disabled")
     answer = page.locator("#correction input")
