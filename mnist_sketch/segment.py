@@ -76,8 +76,9 @@ MAX_CUTS = 3  # cut points tried in a wide blot, the lowest of its ink profile
 MAX_OPTIONS = 16  # ways to read one piece, at most
 MAX_DIGITS = 12
 # Points laid along a drawing's strokes to tell whether neighbouring digits touch, at most: a 12-digit number
-# takes about 2,000. Only a drawing of far more ink (a scribble, a payload built to cost) gets them sparser.
-MAX_INK_POINTS = 20_000
+# takes about 2,000 (the dev numbers of 2-5 digits, at most 620). Only a drawing of far more ink (a
+# scribble, a payload built to cost) gets them sparser.
+MAX_INK_POINTS = 5_000
 MAX_PARTS = MAX_STROKES  # separate blots of ink in an image, specks aside: more is not a number
 TOO_MANY = f"That is more than {MAX_DIGITS} digits: write a number of at most {MAX_DIGITS} digits."
 SCATTERED = (f"This image has over {MAX_PARTS} separate marks: it does not look like a drawing of a number. "

@@ -46,9 +46,10 @@ SUPERSAMPLE = 8  # strokes are drawn at 8x the model's resolution, then area-ave
 SIMPLIFY = 1 / SUPERSAMPLE
 PAPER_SIDE = 900  # px: `draw_on_paper` draws a larger canvas scaled down to this on its longer side
 # The pen's cost is the scanlines it fills (`_pen_rows`). Strokes that would fill more than these are drawn
-# smaller: real digits drawn a point per pixel fill at most 31,000 at the model's 8x, a number of 12 digits
-# 73,000 of the pad's PNG; only scribbles, or payloads made to cost, reach them.
-DIGIT_ROWS = 100_000  # one digit (or digits joined) in the model's frame: its supersampling halved until under
+# smaller: the dev digits of the pen data, resampled to a point per pixel as the pad sends a slow pen, fill
+# at most 29,000 at the model's 8x (as recorded, 7,300), but for a 693-point scribble (55,000); a number of
+# 12 digits fills 73,000 of the pad's PNG. Only scribbles, or payloads made to cost, reach them.
+DIGIT_ROWS = 40_000  # one digit (or digits joined) in the model's frame: its supersampling halved until under
 PAPER_ROWS = 500_000  # `draw_on_paper`: the paper scaled down until under
 DISC_BATCH = 250_000  # pixels of joints' discs set at once, so many joints take little memory
 # A drawing whose strokes span less than this share of the canvas's shorter side is a dot or a
