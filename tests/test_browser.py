@@ -141,8 +141,16 @@ def draw(page, strokes, phone: bool) -> None:
     (draw_with_finger if phone else draw_with_mouse)(page, strokes)
 
 
-def press(page, selector: str, phone: bool) -> None:
-    (page.locator(selector).tap if phone else page.locator(selector).click)()
+def press(page, target, phone: bool, force: bool = False) -> None:
+    """Click `target` (a selector or a locator), or on a phone tap it once the page is idle: a tap whose
+    touchstart waits on a busy page (a reading just shown) can be taken for a long press, which clicks
+    nothing."""
+    control = page.locator(target) if isinstance(target, str) else target
+    if phone:
+        page.evaluate("() => new Promise(done => requestIdleCallback(done, {timeout: 2000}))")
+        control.tap(force=force)
+    else:
+        control.click(force=force)
 
 
 def message(page) -> str:
@@ -355,7 +363,7 @@ def test_on_a_phone_the_pad_is_the_screens_width_squarer_and_a_finger_draws(brow
     # The reading is in view without scrolling.
     assert page.locator("#message").bounding_box()["y"] < PHONE["viewport"]["height"]
 
-    page.locator("#pad .pad-clear").tap()
+    press(page, "#pad .pad-clear", phone=True)
     wait_for_cleared(page)
     # No hover colour stays on a button after a tap: hover rules are for a mouse only.
     assert not page.evaluate("matchMedia('(hover: hover)').matches")
@@ -388,12 +396,12 @@ def test_a_correction_is_offered_once_per_drawing_and_confirmed_under_it(browser
 
     # The answer the model gave is not a correction.
     seven = quick_digit(page, 7)
-    seven.tap() if phone else seven.click()
+    press(page, seven, phone)
     wait_for_status(page, SAME_AS_READ)
     assert kept(feedback, but=before) == [] and all(correction_controls_enabled(page))
 
     # A quick digit sends at once; the thanks shows right under the controls, and is said.
-    four.tap() if phone else four.click()
+    press(page, four, phone)
     wait_for_status(page, SAVED)
     record, = kept(feedback, but=before)
     assert record["answer"] == "4"
@@ -404,7 +412,7 @@ def test_a_correction_is_offered_once_per_drawing_and_confirmed_under_it(browser
     # One correction per drawing: the controls close, and a second tap keeps nothing.
     page.wait_for_function("() => document.querySelector('#send-correction').disabled")
     assert not any(correction_controls_enabled(page))
-    four.tap(force=True) if phone else four.click(force=True)
+    press(page, four, phone, force=True)
     page.wait_for_timeout(1000)
     assert len(kept(feedback, but=before)) == 1 and page.locator(STATUS).inner_text().strip() == SAVED
 
