@@ -158,6 +158,18 @@ def test_the_public_endpoints_are_the_two_readers(client):
     assert sorted(endpoints) == ["/predict", "/predict_strokes"]
 
 
+def test_the_image_inputs_schema_is_made_once_and_each_caller_gets_its_own_copy():
+    """Gradio asks for it three times per new session (each REST API call is one)."""
+    from space.image_input import ImageInput, ImageOrSketchpad, payload_schema
+
+    image = ImageInput(visible=False)
+    first = image.api_info()
+    assert first == ImageOrSketchpad.model_json_schema()
+    first.clear()  # what one session's config does with its copy...
+    assert image.api_info() == ImageOrSketchpad.model_json_schema()  # ...is not the next one's
+    assert payload_schema.cache_info().misses == 1
+
+
 def test_the_page_holds_no_image_editor(app_url):
     """The pad is a plain canvas: no Sketchpad or ImageEditor, so no blob upload route to abuse."""
     import httpx
