@@ -8,19 +8,22 @@ with --url), then reads a drawn 7 both ways the API takes it: as the stroke
 pad's value to /predict_strokes, and as an 800x800 PNG canvas in a Sketchpad
 value to /predict; from each number of clients at once (one thread and one
 session each, speaking Gradio's queue protocol over HTTP as gradio_client does,
-or with --client gradio_client one gradio_client.Client each), the two servers in turn (never both at once; which goes first
+or with --client gradio_client one gradio_client.Client each; with --sessions each,
+a new session for every request, as each call of the REST API /gradio_api/call/... is), the two servers in turn (never both at once; which goes first
 alternates). Every answer must read the digit that was drawn; any error or
 wrong answer fails the run. Prints throughput and p50 / p99 latency per
 scenario and server, and this checkout's figures over the baseline's.
 
     python benchmarks/load.py [--url http://127.0.0.1:7860/] [--clients 1 8 32] [--requests 50]
                               [--baseline REF | --baseline ""] [--client http|gradio_client]
+                              [--sessions one|each]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import socket
@@ -118,9 +121,11 @@ def run_gradio_client(url: str, endpoint: str, canvas: Path, requests: int) -> t
     return latencies, errors
 
 
-def run_http_client(url: str, endpoint: str, canvas: Path, requests: int) -> tuple[list[float], list[str]]:
-    """One client of its own session speaking Gradio's queue protocol over HTTP, as gradio_client does (for an
-    image: upload, then join), `requests` predictions one after another: (latencies in s, errors)."""
+def run_http_client(url: str, endpoint: str, canvas: Path, requests: int,
+                    new_sessions: bool = False) -> tuple[list[float], list[str]]:
+    """One client of its own session (`new_sessions`: a new one for each request) speaking Gradio's queue
+    protocol over HTTP, as gradio_client does (for an image: upload, then join), `requests` predictions one
+    after another: (latencies in s, errors)."""
     import httpx
 
     latencies, errors = [], []
@@ -130,6 +135,7 @@ def run_http_client(url: str, endpoint: str, canvas: Path, requests: int) -> tup
         fn_index = next(i for i, d in enumerate(config["dependencies"]) if d.get("api_name") == endpoint[1:])
         image = canvas.read_bytes()
         for _ in range(requests):
+            session = uuid.uuid4().hex[:12] if new_sessions else session
             start = time.perf_counter()
             try:
                 if endpoint == "/predict_strokes":
@@ -161,8 +167,9 @@ def run_http_client(url: str, endpoint: str, canvas: Path, requests: int) -> tup
 CLIENTS = {"http": run_http_client, "gradio_client": run_gradio_client}
 
 
-def scenario(url: str, endpoint: str, canvas: Path, clients: int, requests: int, client: str = "http") -> dict:
-    run_client = CLIENTS[client]
+def scenario(url: str, endpoint: str, canvas: Path, clients: int, requests: int, client: str = "http",
+             new_sessions: bool = False) -> dict:
+    run_client = functools.partial(run_http_client, new_sessions=True) if new_sessions else CLIENTS[client]
     start = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
         results = list(pool.map(lambda _: run_client(url, endpoint, canvas, requests), range(clients)))
@@ -223,7 +230,12 @@ def main() -> None:
                         help="http (default): Gradio's queue protocol over plain HTTP; gradio_client: one "
                              "gradio_client.Client per client, whose threads cost this 2-core machine more CPU than "
                              "the servers (2.5x both servers' CPU at 32 clients), so they measure themselves")
+    parser.add_argument("--sessions", choices=("one", "each"), default="one",
+                        help="one (default): a session per client; each: a new session for every request, as the "
+                             "REST API's calls are (http clients only)")
     args = parser.parse_args()
+    if args.sessions == "each" and args.client != "http":
+        parser.error("--sessions each takes --client http")
 
     rows = []
     with servers(args.url.rstrip("/") + "/" if args.url else None, args.baseline) as urls, \
@@ -237,10 +249,12 @@ def main() -> None:
                 order = list(urls.items()) if k % 2 == 0 else list(urls.items())[::-1]
                 for name, url in order:
                     rows.append({"server": name, "clients": clients,
-                                 **scenario(url, endpoint, canvas, clients, args.requests, args.client)})
+                                 **scenario(url, endpoint, canvas, clients, args.requests, args.client,
+                                             args.sessions == "each")})
 
     print(f"\n{', '.join(f'{name} {url}' for name, url in urls.items())}: a drawn {DIGIT} as the pad's strokes "
-          f"(/predict_strokes) and as an 800x800 PNG canvas in a Sketchpad value (/predict), {args.client} clients")
+          f"(/predict_strokes) and as an 800x800 PNG canvas in a Sketchpad value (/predict), {args.client} clients, "
+          f"{'a new session per request' if args.sessions == 'each' else 'a session per client'}")
     print(f"{'scenario':<36} {'server':>8} {'requests':>8} {'errors':>6} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} "
           f"{'wall s':>7}")
     for r in sorted(rows, key=lambda r: (r["name"].split()[0] != "/predict_strokes", r["clients"],
