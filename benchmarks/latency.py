@@ -111,7 +111,8 @@ def main() -> int:
                                      lambda: reader.read(parse_strokes(value))], args.repeats)
         report(f"strokes '{text}', {views} views + path model (the app)", app)
         report(f"strokes '{text}', {views} views, CNN alone (before), in turn with it", before)
-        print(f"{'':<4}the app's p50 minus the CNN alone's: {np.percentile(app, 50) - np.percentile(before, 50):+.2f} ms; "
+        p50_over = np.percentile(app, 50) - np.percentile(before, 50)
+        print(f"{'':<4}the app's p50 minus the CNN alone's: {p50_over:+.2f} ms; "
               f"median of the per-round differences: {np.median(app - before):+.2f} ms")
     return 0
 

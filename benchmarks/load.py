@@ -8,9 +8,10 @@ with --url), then reads a drawn 7 both ways the API takes it: as the stroke
 pad's value to /predict_strokes, and as an 800x800 PNG canvas in a Sketchpad
 value to /predict; from each number of clients at once (one thread and one
 session each, speaking Gradio's queue protocol over HTTP as gradio_client does,
-or with --client gradio_client one gradio_client.Client each; with --sessions each,
-a new session for every request, as each call of the REST API /gradio_api/call/... is), the two servers in turn (never both at once; which goes first
-alternates). Every answer must read the digit that was drawn; any error or
+or with --client gradio_client one gradio_client.Client each; with --sessions
+each, a new session for every request, as each call of the REST API
+/gradio_api/call/... is), the two servers in turn (never both at once; which goes
+first alternates). Every answer must read the digit that was drawn; any error or
 wrong answer fails the run. Prints throughput and p50 / p99 latency per
 scenario and server, and this checkout's figures over the baseline's.
 
@@ -169,7 +170,7 @@ CLIENTS = {"http": run_http_client, "gradio_client": run_gradio_client}
 
 def scenario(url: str, endpoint: str, canvas: Path, clients: int, requests: int, client: str = "http",
              new_sessions: bool = False) -> dict:
-    run_client = functools.partial(run_http_client, new_sessions=True) if new_sessions else CLIENTS[client]
+    run_client = functools.partial(CLIENTS[client], new_sessions=True) if new_sessions else CLIENTS[client]
     start = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
         results = list(pool.map(lambda _: run_client(url, endpoint, canvas, requests), range(clients)))
